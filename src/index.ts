@@ -1,0 +1,14 @@
+/**
+ * clariguard as a library. Every CLI command is a thin wrapper over one of these functions.
+ */
+export * from './errors.js';
+export * from './secrets/index.js';
+export { copySecret } from './secrets/copy.js';
+export { runWithSecrets, parseEnvMappings, githubMaskCommands, type InjectOptions, type InjectResult } from './secrets/inject.js';
+export * from './masking/index.js';
+export { createLogger, logger, maskingDestination } from './log/logger.js';
+export { AtomicFileWriter, writeFileAtomicSync } from './util/atomic.js';
+export { createPseudonymizer, keyIdOf, normalizeForPseudonym, pseudonymDigest, type Pseudonymizer, type PseudonymKind } from './redact/pseudonym.js';
+export { runDemo } from './demo/index.js';
+export { main as runCli } from './cli/main.js';
+export { VERSION } from './version.js';

@@ -1,0 +1,4 @@
+export { MASK, MaskingStream, PatternSet } from './masker.js';
+export { secretVariants } from './variants.js';
+export { registerSecretValue, maskKnownSecrets, knownSecretPatterns } from './registry.js';
+export { maskForDisplay } from './display.js';

@@ -1,0 +1,24 @@
+import { UsageError } from '../../errors.js';
+import type { BackendContext, SecretBackend } from '../types.js';
+import { EnvBackend } from './env.js';
+import { LocalStore } from './local.js';
+
+export type BackendFactory = (ctx: BackendContext) => SecretBackend;
+
+/** One entry per store module. Adding a store = one module + one line here. */
+const factories: Record<string, BackendFactory> = {
+  local: (ctx) => LocalStore.fromContext(ctx),
+  env: (ctx) => EnvBackend.fromContext(ctx),
+};
+
+export function registerBackend(scheme: string, factory: BackendFactory): void {
+  factories[scheme] = factory;
+}
+
+export function backendFor(scheme: string, ctx: BackendContext): SecretBackend {
+  const f = factories[scheme];
+  if (!f) throw new UsageError(`no store backend for "${scheme}:" references in this build`);
+  return f(ctx);
+}
+
+export { LocalStore, EnvBackend };

@@ -1,0 +1,117 @@
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { Writable } from 'node:stream';
+
+/** A temp path beside `target`, so the final rename stays on one filesystem and is atomic. */
+export function tempPathFor(target: string): string {
+  return join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+function fsyncDir(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // Some filesystems refuse fsync on directories; the rename is still atomic.
+  }
+}
+
+/** Writes `data` to `target` atomically: temp file (given mode), fsync, rename, fsync of the directory. */
+export function writeFileAtomicSync(target: string, data: Uint8Array | string, mode = 0o600): void {
+  const tmp = tempPathFor(target);
+  const fd = openSync(tmp, 'wx', mode);
+  try {
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  closeSync(fd);
+  try {
+    renameSync(tmp, target);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  fsyncDir(dirname(target));
+}
+
+/**
+ * A Writable over a temp file that becomes `target` only when `commit()` is called after the
+ * stream finished; `abort()` (or any error) removes the temp file, so a failed run leaves nothing.
+ */
+export class AtomicFileWriter extends Writable {
+  readonly target: string;
+  readonly tempPath: string;
+  private handle?: FileHandle;
+  private readonly mode: number;
+  private done = false;
+
+  constructor(target: string, options: { mode?: number; highWaterMark?: number } = {}) {
+    super({ highWaterMark: options.highWaterMark ?? 1 << 20 });
+    this.target = target;
+    this.tempPath = tempPathFor(target);
+    this.mode = options.mode ?? 0o600;
+  }
+
+  override _construct(cb: (err?: Error | null) => void): void {
+    open(this.tempPath, 'wx', this.mode).then(
+      (h) => {
+        this.handle = h;
+        cb();
+      },
+      (e: Error) => cb(e),
+    );
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.handle!.write(chunk).then(() => cb(), cb);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
+    this.handle!.writev(chunks.map((c) => c.chunk)).then(() => cb(), cb);
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.handle!.sync().then(() => cb(), cb);
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    const h = this.handle;
+    this.handle = undefined;
+    const close = h ? h.close().catch(() => undefined) : Promise.resolve();
+    close.then(async () => {
+      if (!this.done) await rm(this.tempPath, { force: true });
+      cb(err);
+    });
+  }
+
+  /** Renames the finished temp file over the target. Call after the pipeline completed successfully. */
+  async commit(): Promise<void> {
+    if (!this.writableFinished) throw new Error('AtomicFileWriter.commit() before the stream finished');
+    await this.handle?.close();
+    this.handle = undefined;
+    await rename(this.tempPath, this.target);
+    this.done = true;
+    fsyncDir(dirname(this.target));
+  }
+
+  /** Discards the output. Safe to call more than once. */
+  async abort(): Promise<void> {
+    if (this.done) return;
+    await this.handle?.close().catch(() => undefined);
+    this.handle = undefined;
+    await rm(this.tempPath, { force: true });
+    if (!this.destroyed) this.destroy();
+  }
+}
