@@ -71,7 +71,13 @@ export async function readOrCreateSecret(
   } catch (e) {
     if ((e as { code?: string }).code !== 'secret_not_found') throw e;
     const value = new SecretValue(generate());
-    await backend.write(r, value, { requestToken: `create-once:${r.raw}` });
+    try {
+      await backend.write(r, value, { requestToken: `create-once:${r.raw}` });
+    } catch (err) {
+      // Another process created it first with its own random value: use theirs.
+      if ((err as { code?: string }).code !== 'idempotency_conflict') throw err;
+      return { value: await backend.read(r), created: false };
+    }
     return { value: await backend.read(r), created: true };
   }
 }

@@ -1,0 +1,43 @@
+import { execFile } from 'node:child_process';
+
+export interface GitResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs git in `cwd` without a shell; never throws for a non-zero exit (callers decide). */
+export function git(cwd: string, args: string[], input?: string): Promise<GitResult> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      'git',
+      ['-c', 'core.quotePath=false', ...args],
+      { cwd, maxBuffer: 256 << 20, encoding: 'utf8', env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' } },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 128) : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
+    if (input !== undefined) child.stdin?.end(input);
+  });
+}
+
+/** The work-tree root containing `path`, or null when it is not inside a git work tree. */
+export async function workTreeOf(dir: string): Promise<string | null> {
+  const r = await git(dir, ['rev-parse', '--show-toplevel']);
+  return r.code === 0 ? r.stdout.trim() : null;
+}
+
+/** Which of `paths` (relative to the work tree `root`) git tracks. */
+export async function trackedPaths(root: string, paths: string[]): Promise<Set<string>> {
+  if (!paths.length) return new Set();
+  const r = await git(root, ['ls-files', '-z', '--', ...paths.map((p) => `:(literal)${p}`)]);
+  return new Set(r.stdout.split('\0').filter(Boolean));
+}
+
+/** Which of `paths` (relative to `root`) are ignored by git's rules (tracked files are checked against the rules too). */
+export async function ignoredPaths(root: string, paths: string[]): Promise<Set<string>> {
+  if (!paths.length) return new Set();
+  const r = await git(root, ['check-ignore', '--no-index', '-z', '--stdin'], paths.join('\0') + '\0');
+  return new Set(r.stdout.split('\0').filter(Boolean));
+}

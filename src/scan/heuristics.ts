@@ -1,0 +1,130 @@
+/**
+ * The judgement shared by the context rules: is this value a credential, or a placeholder, reference,
+ * expression or example? Clari does not publish its token format, so we decide on context (the rule),
+ * then length, charset and Shannon entropy here, never on a guessed shape.
+ */
+
+/** Shannon entropy in bits per character. */
+export function shannonEntropy(s: string): number {
+  if (s.length === 0) return 0;
+  const counts = new Map<string, number>();
+  for (const ch of s) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  let h = 0;
+  const n = s.length;
+  for (const c of counts.values()) {
+    const p = c / n;
+    h -= p * Math.log2(p);
+  }
+  return h;
+}
+
+const PLACEHOLDER_WORDS =
+  /(your|example|sample|placeholder|changeme|change[-_]?me|replace|redacted|dummy|fake|mock|fixture|test|xxxx|\*\*\*|todo|tbd|insert|enter[-_]?your|secret[-_]?here|token[-_]?here|key[-_]?here|none|null|undefined|lorem)/i;
+
+/** References to a secret held elsewhere: the value is a name, not the secret. */
+const REFERENCE =
+  /^(local:|env:|dotenv:|aws-sm:\/\/|vault:\/\/|gcp-sm:\/\/|azure-kv:\/\/|op:\/\/|arn:aws[a-z-]*:(secretsmanager|ssm|kms):|projects\/[^/]+\/secrets\/|https?:\/\/[^/]*vault\.azure\.net\/secrets\/|secretsmanager:|ssm:|sm:\/\/|file:|keychain:)/i;
+
+/** Template and interpolation syntax from shells, CI systems, Helm, Jinja, JS, Python, Ruby, .NET. */
+const TEMPLATE = /(\$\{|\$\(|\{\{|\}\}|^\$[A-Za-z_]|%\(|%[A-Z_]+%|#\{|<[^>]*>|\[\[|^@Microsoft\.KeyVault|^ENC\[)/;
+
+/** Code that reads the value from somewhere else. */
+const LOOKUP =
+  /(process\.env|os\.environ|os\.getenv|getenv\(|System\.getenv|Environment\.GetEnvironmentVariable|ENV\[|ENV\.fetch|secrets\.|vars\.|env\.|config\.|settings\.|Deno\.env|import\.meta\.env|readSecret|get_secret|getSecret|keyring\.|userdata\.get)/;
+
+/** True when some run of `len` characters steps by one code point each (abcde, 12345, 98765): a made-up example. */
+export function hasSequentialRun(s: string, len = 5): boolean {
+  const t = s.toLowerCase();
+  let up = 1;
+  let down = 1;
+  for (let i = 1; i < t.length; i++) {
+    const d = t.charCodeAt(i) - t.charCodeAt(i - 1);
+    up = d === 1 ? up + 1 : 1;
+    down = d === -1 ? down + 1 : 1;
+    if (up >= len || down >= len) return true;
+  }
+  return false;
+}
+
+/** A value made of one or two characters repeated (xxxxxxxx, 00000000, abababab). */
+function isRepetitive(s: string): boolean {
+  return new Set(s).size <= 2 || /(.{1,4})\1{4,}/.test(s);
+}
+
+export interface CredentialCheck {
+  /** Minimum length of the value. */
+  minLength?: number;
+  /** Minimum Shannon entropy (bits/char). */
+  minEntropy?: number;
+}
+
+/** Why a value is not a credential, or null when it looks like one. Exposed for tests and `--explain` style debugging. */
+export function whyNotCredential(value: string, check: CredentialCheck = {}): string | null {
+  const minLength = check.minLength ?? 16;
+  const minEntropy = check.minEntropy ?? 3.0;
+  if (value.length < minLength) return 'too short';
+  if (value.length > 1024) return 'too long';
+  if (/\s/.test(value)) return 'contains whitespace';
+  if (REFERENCE.test(value)) return 'a secret reference';
+  if (TEMPLATE.test(value)) return 'a template or interpolation';
+  if (LOOKUP.test(value)) return 'a lookup';
+  if (PLACEHOLDER_WORDS.test(value)) return 'a placeholder';
+  if (isRepetitive(value)) return 'repetitive';
+  if (hasSequentialRun(value)) return 'an example sequence';
+  // A credential mixes character classes; English words joined by separators do not (and have low entropy).
+  const classes = [/[a-z]/, /[A-Z]/, /[0-9]/].filter((r) => r.test(value)).length;
+  if (classes < 2) return 'a single character class';
+  if (!/[0-9]/.test(value) && value.length < 32) return 'no digits';
+  if (/^[A-Za-z]+([_.-][A-Za-z]+)+$/.test(value)) return 'words';
+  if (shannonEntropy(value) < minEntropy) return 'low entropy';
+  return null;
+}
+
+export function isCredentialLike(value: string, check?: CredentialCheck): boolean {
+  return whyNotCredential(value, check) === null;
+}
+
+/** Files where an unquoted right-hand side is an expression (a variable, a call), not a literal. */
+const CODE_EXT = /\.(js|mjs|cjs|jsx|ts|tsx|mts|cts|py|rb|go|java|kt|kts|scala|cs|php|rs|swift|c|h|cc|cpp|hpp|m|r|jl|lua|dart|groovy|ex|exs|clj|vue|svelte)$/i;
+
+export function isCodeFile(file: string): boolean {
+  return CODE_EXT.test(file);
+}
+
+/** Notebooks store cells as JSON strings, so quotes inside code arrive escaped (\"). */
+export function isNotebook(file: string): boolean {
+  return /\.ipynb$/i.test(file);
+}
+
+/**
+ * Reads the value that starts at `pos` in `text`: a quoted string (', ", `, or their JSON-escaped forms
+ * inside notebooks/JSON strings) or a bare token. Returns the value's offsets and whether it was quoted.
+ */
+export function readValue(text: string, pos: number): { start: number; end: number; quoted: boolean } | null {
+  let i = pos;
+  let quote = '';
+  if (text[i] === '\\' && (text[i + 1] === '"' || text[i + 1] === "'")) {
+    quote = `\\${text[i + 1]}`;
+    i += 2;
+  } else if (text[i] === '"' || text[i] === "'" || text[i] === '`') {
+    quote = text[i];
+    i += 1;
+  }
+  const start = i;
+  if (quote) {
+    // Stop at the closing quote (escaped form for notebooks), the end of the line, or a JSON escape.
+    while (i < text.length && text[i] !== '\n') {
+      if (quote.length === 2 ? text.startsWith(quote, i) : text[i] === quote) break;
+      if (quote.length === 1 && text[i] === '\\') break;
+      i++;
+    }
+    if (i >= text.length || text[i] === '\n') return null; // unterminated: not a literal we understand
+    return { start, end: i, quoted: true };
+  }
+  while (i < text.length && !/[\s"'`,;#)}\]<>|&\\]/.test(text[i])) i++;
+  if (i === start) return null;
+  return { start, end: i, quoted: false };
+}
+
+/** Inline suppression marker. */
+export const ALLOW_MARKER = 'clariguard:allow';

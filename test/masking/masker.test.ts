@@ -1,0 +1,103 @@
+import { PassThrough } from 'node:stream';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { MaskingStream, PatternSet } from '../../src/masking/masker.js';
+import { secretVariants } from '../../src/masking/variants.js';
+import { leakForms } from '../helpers/canary.js';
+
+async function pipeChunks(patterns: PatternSet, chunks: Buffer[]): Promise<Buffer> {
+  const m = new MaskingStream(patterns);
+  const out: Buffer[] = [];
+  m.on('data', (c: Buffer) => out.push(c));
+  const done = new Promise((r) => m.on('end', r));
+  for (const c of chunks) m.write(c);
+  m.end();
+  await done;
+  return Buffer.concat(out);
+}
+
+const SECRET = 'clari_tok_Zx81Qw7Lp0Vn3Rt5';
+
+describe('secret variants', () => {
+  it('covers raw, base64 (all alignments), base64url, url-encoded and hex forms', () => {
+    const v = secretVariants('a+b/c=d&e f~\u00e9');
+    const b = Buffer.from('a+b/c=d&e f~\u00e9');
+    expect(v).toContain('a+b/c=d&e f~\u00e9');
+    expect(v).toContain(b.toString('base64'));
+    expect(v).toContain(b.toString('base64url'));
+    expect(v).toContain(encodeURIComponent('a+b/c=d&e f~\u00e9'));
+    expect(v).toContain(b.toString('hex'));
+    expect(v).toContain(b.toString('hex').toUpperCase());
+  });
+
+  it('catches the value base64-encoded inside a longer payload at any byte offset', () => {
+    const ps = PatternSet.forSecrets([SECRET]);
+    for (const prefix of ['', 'u', 'us', 'user:', 'x'.repeat(7)]) {
+      const blob = Buffer.from(`${prefix}${SECRET}:tail`).toString('base64');
+      expect(ps.maskString(`Authorization: Basic ${blob}`), prefix).toContain('***');
+      const masked = ps.maskString(`Authorization: Basic ${blob}`);
+      // What remains must not decode back to the secret.
+      expect(Buffer.from(masked.split(' ').pop()!, 'base64').toString('latin1')).not.toContain(SECRET);
+    }
+  });
+});
+
+describe('MaskingStream', () => {
+  it('masks every encoded form written in one chunk', async () => {
+    const ps = PatternSet.forSecrets([SECRET]);
+    const text = leakForms(SECRET).join(' | ');
+    const out = (await pipeChunks(ps, [Buffer.from(text)])).toString();
+    for (const f of leakForms(SECRET)) expect(out).not.toContain(f);
+  });
+
+  it('masks a value written one byte at a time', async () => {
+    const ps = PatternSet.forSecrets([SECRET]);
+    const bytes = Buffer.from(`before ${SECRET} middle ${Buffer.from(SECRET).toString('hex')} after`);
+    const chunks = [...bytes].map((b) => Buffer.from([b]));
+    const out = (await pipeChunks(ps, chunks)).toString();
+    expect(out).toBe('before *** middle *** after');
+  });
+
+  it('passes unrelated bytes through unchanged, including partial prefixes at the end', async () => {
+    const ps = PatternSet.forSecrets([SECRET]);
+    const out = (await pipeChunks(ps, [Buffer.from('hello clari_tok_'), Buffer.from('Zx8 done clari_')])).toString();
+    expect(out).toBe('hello clari_tok_Zx8 done clari_');
+  });
+
+  it('property: for any split of any surrounding text, no form of the secret survives', async () => {
+    const ps = PatternSet.forSecrets([SECRET]);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.string(),
+        fc.string(),
+        fc.constantFrom(...leakForms(SECRET)),
+        fc.array(fc.nat(), { maxLength: 8 }),
+        async (pre, post, form, cuts) => {
+          const bytes = Buffer.from(`${pre}${form}${post}`);
+          const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+          const chunks: Buffer[] = [];
+          let last = 0;
+          for (const p of points) {
+            chunks.push(bytes.subarray(last, p));
+            last = p;
+          }
+          chunks.push(bytes.subarray(last));
+          const out = await pipeChunks(ps, chunks);
+          expect(out.toString('latin1')).not.toContain(Buffer.from(form).toString('latin1'));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('is a pass-through when there is nothing to mask', async () => {
+    const src = new PassThrough();
+    const m = new MaskingStream(new PatternSet([]));
+    src.pipe(m);
+    const out: Buffer[] = [];
+    m.on('data', (c: Buffer) => out.push(c));
+    src.end(Buffer.from([0, 1, 2, 255]));
+    await new Promise((r) => m.on('end', r));
+    expect(Buffer.concat(out)).toEqual(Buffer.from([0, 1, 2, 255]));
+  });
+});
