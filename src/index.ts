@@ -10,5 +10,6 @@ export { createLogger, logger, maskingDestination } from './log/logger.js';
 export { AtomicFileWriter, writeFileAtomicSync } from './util/atomic.js';
 export { createPseudonymizer, keyIdOf, normalizeForPseudonym, pseudonymDigest, type Pseudonymizer, type PseudonymKind } from './redact/pseudonym.js';
 export { runDemo } from './demo/index.js';
+export * from './rotate/index.js';
 export { main as runCli } from './cli/main.js';
 export { VERSION } from './version.js';

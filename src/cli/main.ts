@@ -5,10 +5,11 @@ import type { CliContext, RegisterCommand } from './context.js';
 import { registerSecretCommands } from './commands/secret.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerRotateCommand } from './commands/rotate.js';
 import { VERSION } from '../version.js';
 
 /** Every command module, in help order. Adding a command = one module + one line here. */
-const COMMANDS: RegisterCommand[] = [registerSecretCommands, registerRunCommand, registerDemoCommand];
+const COMMANDS: RegisterCommand[] = [registerSecretCommands, registerRunCommand, registerDemoCommand, registerRotateCommand];
 
 export function buildProgram(setExitCode: (code: number) => void): Command {
   const program = new Command('clariguard')
