@@ -41,3 +41,34 @@ export async function ignoredPaths(root: string, paths: string[]): Promise<Set<s
   const r = await git(root, ['check-ignore', '--no-index', '-z', '--stdin'], paths.join('\0') + '\0');
   return new Set(r.stdout.split('\0').filter(Boolean));
 }
+
+/**
+ * Reads many blobs (`<commit>:<path>` specs) with one `git cat-file --batch`; missing objects map to null.
+ * Contents over `maxBytes` are cut (callers only look at their start).
+ */
+export function catFiles(cwd: string, specs: string[], maxBytes = 1 << 20): Promise<Map<string, Buffer | null>> {
+  return new Promise((resolve, reject) => {
+    const out = new Map<string, Buffer | null>();
+    if (!specs.length) return resolve(out);
+    const child = execFile('git', ['cat-file', '--batch'], { cwd, maxBuffer: 1 << 30, encoding: 'buffer' }, (err, stdout) => {
+      if (err && !stdout?.length) return reject(err);
+      let off = 0;
+      for (const spec of specs) {
+        const nl = stdout.indexOf(0x0a, off);
+        if (nl < 0) break;
+        const header = stdout.subarray(off, nl).toString('utf8');
+        off = nl + 1;
+        const m = /^[0-9a-f]+ (\w+) (\d+)$/.exec(header);
+        if (!m) {
+          out.set(spec, null);
+          continue;
+        }
+        const size = Number(m[2]);
+        out.set(spec, m[1] === 'blob' ? Buffer.from(stdout.subarray(off, off + Math.min(size, maxBytes))) : null);
+        off += size + 1;
+      }
+      resolve(out);
+    });
+    child.stdin?.end(specs.map((s) => `${s}\n`).join(''));
+  });
+}

@@ -1,0 +1,129 @@
+import { readFileSync } from 'node:fs';
+import { basename, relative } from 'node:path';
+import { catFiles, git, ignoredPaths, trackedPaths, workTreeOf } from '../git.js';
+import { plural } from '../mask.js';
+import type { AuditCheck, CheckLocation } from '../types.js';
+import { walk } from '../walk.js';
+
+/** `.env`, `.env.local`, `.envrc`, `prod.env`: the files dotenv-style tools read secrets from. */
+export function isEnvFileName(name: string): boolean {
+  return name.startsWith('.env') || /\.env$/i.test(name);
+}
+
+/** `.env.example`, `.env.sample`, `prod.env.template`: templates, fine to commit while they hold no values. */
+export function isTemplateName(name: string): boolean {
+  return /[.-](example|sample|template|tpl|dist|defaults?|schema)$/i.test(name);
+}
+
+const PLACEHOLDER =
+  /^(<[^>]*>|\$\{[^}]*\}|\$[A-Z_][A-Z0-9_]*|changeme|change[-_]me|replace[-_]?me|xx+|\*+|\.\.\.|todo|tbd|none|null|placeholder|your[-_ ].*|example[-_.].*|<?your.*|false|true|\d{1,5})$/i;
+
+/**
+ * True when a template assigns no real values: every `KEY=value` line has an empty value, a `${VAR}`
+ * reference or an obvious placeholder (`<your token>`, `changeme`, `xxx`), or a short number/boolean setting.
+ */
+export function templateHoldsNoValues(text: string): boolean {
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const m = /^(?:export\s+)?[A-Za-z_][A-Za-z0-9_.-]*\s*[=:]\s*(.*)$/.exec(line);
+    if (!m) continue;
+    let value = m[1].replace(/\s+#.*$/, '').trim();
+    if (/^(['"]).*\1$/.test(value)) value = value.slice(1, -1).trim();
+    if (value && !PLACEHOLDER.test(value)) return false;
+  }
+  return true;
+}
+
+export const envFilesIgnored: AuditCheck = {
+  id: 'env-files-ignored',
+  title: '.env files are ignored by git and were never committed',
+  description:
+    'Every .env* file in the configured repositories (except .env.example-style templates holding no values) is ignored by git (git check-ignore) and not tracked, and no such file appears anywhere in the history of any branch or tag.',
+  remediation:
+    'Add the files to .gitignore (e.g. `.env*` then `!.env.example`) and `git rm --cached` tracked ones; for files in history, rotate every secret they held and remove them from history (git filter-repo --path FILE --invert-paths), then force-push and ask collaborators to re-clone.',
+  configKeys: ['repos'],
+  async run(ctx) {
+    const evidence: string[] = [];
+    const locations: CheckLocation[] = [];
+    let problems = 0;
+    let checkedRepos = 0;
+    for (const repo of ctx.repos) {
+      const shown = relative(ctx.baseDir, repo) || '.';
+      const root = await workTreeOf(repo);
+      if (!root) {
+        evidence.push(`${shown}: not a git work tree, not checked`);
+        continue;
+      }
+      checkedRepos++;
+      // Work tree: every env file must be ignored and untracked.
+      const envFiles = walk(repo).filter((e) => isEnvFileName(basename(e.path)));
+      const rels = envFiles.map((e) => relative(root, e.path));
+      const tracked = await trackedPaths(root, rels);
+      const ignored = await ignoredPaths(root, rels);
+      let okFiles = 0;
+      for (const [i, e] of envFiles.entries()) {
+        const rel = rels[i];
+        const shownFile = relative(ctx.baseDir, e.path) || rel;
+        const name = basename(e.path);
+        if (isTemplateName(name)) {
+          if (templateHoldsNoValues(readFileSync(e.path, 'utf8'))) {
+            evidence.push(`${shownFile}: template without values, allowed`);
+            continue;
+          }
+          problems++;
+          locations.push({ file: shownFile });
+          evidence.push(`${shownFile}: template file assigns real values${tracked.has(rel) ? ' and is tracked by git' : ''}`);
+          continue;
+        }
+        if (tracked.has(rel)) {
+          problems++;
+          locations.push({ file: shownFile });
+          evidence.push(`${shownFile}: tracked by git${ignored.has(rel) ? ' (matches an ignore rule but was added anyway)' : ''}`);
+        } else if (!ignored.has(rel)) {
+          problems++;
+          locations.push({ file: shownFile });
+          evidence.push(`${shownFile}: not ignored by git (a \`git add .\` would commit it)`);
+        } else okFiles++;
+      }
+      if (okFiles) evidence.push(`${shown}: ${plural(okFiles, 'env file')} in the work tree ignored by git`);
+
+      // History: any env file ever added or changed on any ref.
+      const log = await git(root, [
+        'log', '--all', '--no-renames', '--diff-filter=AM', '--name-only', '--format=@@%H %aI',
+        '--', ':(glob)**/.env*', ':(glob)**/*.env',
+      ]);
+      if (log.code !== 0) {
+        evidence.push(`${shown}: git log failed (${log.stderr.trim().split('\n')[0] || `exit ${log.code}`}), history not checked`);
+        problems++;
+        continue;
+      }
+      const entries: { commit: string; date: string; path: string }[] = [];
+      let commit = '';
+      let date = '';
+      for (const line of log.stdout.split('\n')) {
+        if (line.startsWith('@@')) [commit, date] = line.slice(2).split(' ');
+        else if (line.trim() && commit) entries.push({ commit, date, path: line.trim() });
+      }
+      const templates = entries.filter((x) => isTemplateName(basename(x.path)));
+      const blobs = await catFiles(root, templates.map((x) => `${x.commit}:${x.path}`));
+      const reported = new Map<string, { commit: string; date: string }>();
+      // git log lists newest first; keep the oldest offending commit per path.
+      for (const x of entries) {
+        if (!isEnvFileName(basename(x.path))) continue;
+        if (isTemplateName(basename(x.path))) {
+          const blob = blobs.get(`${x.commit}:${x.path}`);
+          if (!blob || templateHoldsNoValues(blob.toString('utf8'))) continue;
+        }
+        reported.set(x.path, { commit: x.commit, date: x.date });
+      }
+      for (const [path, c] of [...reported].sort()) {
+        problems++;
+        evidence.push(`${shown}: ${path} was committed with values in ${c.commit.slice(0, 12)} (${c.date.slice(0, 10)}) and is in the history`);
+      }
+      if (!reported.size) evidence.push(`${shown}: no env file with values in the history of any branch or tag`);
+    }
+    if (!checkedRepos) return { status: 'skip', evidence: [...evidence, 'no git repository to check (set repos: in the config)'], remediation: this.remediation };
+    return { status: problems ? 'fail' : 'pass', evidence, remediation: this.remediation, locations };
+  },
+};
