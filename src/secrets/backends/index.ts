@@ -2,6 +2,7 @@ import { UsageError } from '../../errors.js';
 import type { BackendContext, SecretBackend } from '../types.js';
 import { EnvBackend } from './env.js';
 import { LocalStore } from './local.js';
+import { AwsSecretsManagerBackend } from './aws-sm.js';
 
 export type BackendFactory = (ctx: BackendContext) => SecretBackend;
 
@@ -9,6 +10,7 @@ export type BackendFactory = (ctx: BackendContext) => SecretBackend;
 const factories: Record<string, BackendFactory> = {
   local: (ctx) => LocalStore.fromContext(ctx),
   env: (ctx) => EnvBackend.fromContext(ctx),
+  'aws-sm': (ctx) => AwsSecretsManagerBackend.fromContext(ctx),
 };
 
 export function registerBackend(scheme: string, factory: BackendFactory): void {

@@ -1,0 +1,54 @@
+/** Small helpers shared by the team-store backends (aws-sm, vault, gcp-sm, azure-kv, op, dotenv). */
+
+/** The latest of several ISO/Date values (nulls ignored), as ISO-8601, or null. */
+export function latestIso(...dates: (string | Date | null | undefined)[]): string | null {
+  let best: number | null = null;
+  for (const d of dates) {
+    if (d === null || d === undefined) continue;
+    const t = d instanceof Date ? d.getTime() : Date.parse(d);
+    if (!Number.isNaN(t) && (best === null || t > best)) best = t;
+  }
+  return best === null ? null : new Date(best).toISOString();
+}
+
+export function isoOrNull(d: string | Date | number | null | undefined): string | null {
+  if (d === null || d === undefined || d === '') return null;
+  const t = d instanceof Date ? d.getTime() : typeof d === 'number' ? d : Date.parse(d);
+  return Number.isNaN(t) ? null : new Date(t).toISOString();
+}
+
+/**
+ * A store-supplied message made safe for a one-line error: printable ASCII, no URLs with userinfo or query
+ * strings (they can carry tokens), bounded length. The CLI also masks every known secret value.
+ */
+export function safeDetail(msg: string | undefined, max = 160): string {
+  if (!msg) return '';
+  return msg
+    .replace(/[^\x20-\x7e]+/g, ' ')
+    .replace(/\b(https?:\/\/)[^\s/@]+@/g, '$1')
+    .replace(/(https?:\/\/[^\s?#]+)[?#]\S*/g, '$1')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, max);
+}
+
+/** The errno-style code of a network failure (ECONNREFUSED, ENOTFOUND, ETIMEDOUT…), if any. */
+export function networkCode(e: unknown): string | undefined {
+  let cur: unknown = e;
+  for (let i = 0; i < 5 && cur; i++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return code;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** Accepts only http(s) URLs and returns origin + path without userinfo, for error messages. */
+export function displayUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`;
+  } catch {
+    return 'the configured address';
+  }
+}
