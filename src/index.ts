@@ -11,5 +11,7 @@ export { AtomicFileWriter, writeFileAtomicSync } from './util/atomic.js';
 export { createPseudonymizer, keyIdOf, normalizeForPseudonym, pseudonymDigest, type Pseudonymizer, type PseudonymKind } from './redact/pseudonym.js';
 export { runDemo } from './demo/index.js';
 export * from './rotate/index.js';
+export { createClariClient, ClariApiError, type ClariClient, type ClariClientOptions, type ClariJob, type ClariLimits, type ForecastExportRequest } from './clari/index.js';
+export { startSandbox, type SandboxOptions, type SandboxHandle } from './sandbox/index.js';
 export { main as runCli } from './cli/main.js';
 export { VERSION } from './version.js';

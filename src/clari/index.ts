@@ -1,0 +1,28 @@
+/** The Clari Revenue API v4 and Copilot API client, and export orchestration. */
+export {
+  createClariClient,
+  normaliseJob,
+  DEFAULT_BASE_URL,
+  DEFAULT_COPILOT_BASE_URL,
+  FORECAST_TYPES,
+  ACTIVITY_TYPES,
+  TERMINAL_STATUSES,
+  type ClariClient,
+  type ClariClientOptions,
+  type ClariJob,
+  type ClariLimits,
+  type JobStatus,
+  type ForecastType,
+  type ForecastExportRequest,
+  type ActivityType,
+  type ActivityExportRequest,
+  type AuditEventsQuery,
+  type AuditEvent,
+  type AuditActor,
+  type AuditEventsPage,
+  type CopilotCallsQuery,
+  type ResultsDownload,
+  type WaitOptions,
+} from './client.js';
+export { ClariApiError, hintFor } from './errors.js';
+export { parseRetryAfter, backoffDelay, resolveRetry, RateLimiter, type RetryOptions } from './http.js';
