@@ -52,8 +52,10 @@ export function parseSecretRef(input: string): SecretRef {
     for (const [k, v] of new URLSearchParams(rest.slice(q + 1))) params[k] = v;
     rest = rest.slice(0, q);
   }
-  const path = rest.replace(/^\/+/, '').replace(/\/+$/, '');
-  if (!path) throw new UsageError(`secret reference ${scheme}: has no name`);
+  // A dotenv: path is a file path: keep it absolute when written so (dotenv:/etc/app/.env#KEY).
+  const absolute = scheme === 'dotenv' && rest.startsWith('/');
+  const path = (absolute ? '/' : '') + rest.replace(/^\/+/, '').replace(/\/+$/, '');
+  if (!path || path === '/') throw new UsageError(`secret reference ${scheme}: has no name`);
   if (path.split('/').some((seg) => seg === '..' || seg === '.')) {
     throw new UsageError(`secret reference ${scheme}:${path} may not contain "." or ".." segments`);
   }

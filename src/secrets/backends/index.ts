@@ -3,6 +3,7 @@ import type { BackendContext, SecretBackend } from '../types.js';
 import { EnvBackend } from './env.js';
 import { LocalStore } from './local.js';
 import { AwsSecretsManagerBackend } from './aws-sm.js';
+import { DotenvBackend } from './dotenv.js';
 
 export type BackendFactory = (ctx: BackendContext) => SecretBackend;
 
@@ -11,6 +12,7 @@ const factories: Record<string, BackendFactory> = {
   local: (ctx) => LocalStore.fromContext(ctx),
   env: (ctx) => EnvBackend.fromContext(ctx),
   'aws-sm': (ctx) => AwsSecretsManagerBackend.fromContext(ctx),
+  dotenv: (ctx) => DotenvBackend.fromContext(ctx),
 };
 
 export function registerBackend(scheme: string, factory: BackendFactory): void {
