@@ -6,10 +6,12 @@ import { registerSecretCommands } from './commands/secret.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerRotateCommand } from './commands/rotate.js';
+import { registerScanCommand } from './commands/scan.js';
+import { registerRedactCommands } from './commands/redact.js';
 import { VERSION } from '../version.js';
 
 /** Every command module, in help order. Adding a command = one module + one line here. */
-const COMMANDS: RegisterCommand[] = [registerSecretCommands, registerRunCommand, registerDemoCommand, registerRotateCommand];
+const COMMANDS: RegisterCommand[] = [registerSecretCommands, registerRunCommand, registerDemoCommand, registerRotateCommand, registerScanCommand, registerRedactCommands];
 
 export function buildProgram(setExitCode: (code: number) => void): Command {
   const program = new Command('clariguard')

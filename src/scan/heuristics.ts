@@ -66,6 +66,7 @@ export function whyNotCredential(value: string, check: CredentialCheck = {}): st
   if (value.length > 1024) return 'too long';
   if (/\s/.test(value)) return 'contains whitespace';
   if (REFERENCE.test(value)) return 'a secret reference';
+  if (value.includes('://')) return 'a URL';
   if (TEMPLATE.test(value)) return 'a template or interpolation';
   if (LOOKUP.test(value)) return 'a lookup';
   if (PLACEHOLDER_WORDS.test(value)) return 'a placeholder';
@@ -128,3 +129,52 @@ export function readValue(text: string, pos: number): { start: number; end: numb
 
 /** Inline suppression marker. */
 export const ALLOW_MARKER = 'clariguard:allow';
+
+/** "clari" as the vendor, not clarity/clarify/clarification/clarinet/clarion. */
+export const CLARI_WORD = /clari(?!ty|fy|fi|ti|on|ne|ss|ce)/i;
+
+/** True when the vendor is named within `radius` characters of `pos`. */
+export function clariNear(text: string, pos: number, radius = 400): boolean {
+  return CLARI_WORD.test(text.slice(Math.max(0, pos - radius), pos + radius));
+}
+
+/**
+ * Finds `name <sep> value` assignments: code, .env, YAML, JSON, TOML, shell (`export X=`, `--flag value`),
+ * HTTP headers (`apikey: v`, `-H "apikey: v"`), notebooks (escaped quotes). `nameRe` must be a global
+ * regex matching the name only. Calls `onValue` with the name and the value's offsets.
+ */
+export function forEachAssignment(
+  text: string,
+  nameRe: RegExp,
+  onValue: (name: string, nameStart: number, value: { start: number; end: number; quoted: boolean }) => void,
+): void {
+  nameRe.lastIndex = 0;
+  let m: RegExpExecArray | null;
+  while ((m = nameRe.exec(text)) !== null) {
+    const name = m[0];
+    let i = m.index + name.length;
+    // Closing quote of a quoted key ("key": / 'key' => / \"key\": in notebooks) and a closing ] of ENV['X'].
+    if (text[i] === '\\' && (text[i + 1] === '"' || text[i + 1] === "'")) i += 2;
+    else if (text[i] === '"' || text[i] === "'") i += 1;
+    if (text[i] === ']') i += 1;
+    let j = i;
+    while (text[j] === ' ' || text[j] === '\t') j++;
+    const two = text.slice(j, j + 2);
+    let sepEnd: number;
+    if (two === ':=' || two === '=>' || two === '<-' || two === '?=' || two === '+=') sepEnd = j + 2;
+    else if (text[j] === '=' && text[j + 1] !== '=') sepEnd = j + 1;
+    else if (text[j] === ':' && text[j + 1] !== ':') sepEnd = j + 1;
+    else if (text[j] === ',' && /[("'[]\s*$/.test(text.slice(Math.max(0, m.index - 3), m.index))) sepEnd = j + 1; // ("apikey", "v")
+    else if (j > i && /^-{1,2}[A-Za-z]/.test(name)) sepEnd = j; // --clari-token VALUE
+    else continue;
+    let k = sepEnd;
+    while (text[k] === ' ' || text[k] === '\t') k++;
+    // YAML block scalars and `!!str` tags are rare for tokens; a `Bearer ` prefix is common in headers.
+    if (/^bearer\s+/i.test(text.slice(k, k + 7))) k += text.slice(k).match(/^bearer\s+/i)![0].length;
+    const v = readValue(text, k);
+    if (v) onValue(name, m.index, v);
+  }
+}
+
+/** Names that name something about a secret (its file, URL, id, length), not the secret itself. */
+export const NOT_A_SECRET_NAME = /(_|-|\.|\b|[a-z])(url|uri|path|file|dir|name|id|ids|endpoint|host|env|var|ref|header|length|len|type|prefix|expires?|expiry|ttl|count|version|scope|enabled|rotated(at)?|created(at)?)$/i;

@@ -1,0 +1,158 @@
+import { maskKnownSecrets } from '../masking/registry.js';
+import { fingerprintOf } from './fingerprint.js';
+import { ALLOW_MARKER } from './heuristics.js';
+import type { Finding, Rule, SkippedCounts } from './types.js';
+
+export interface ChunkMeta {
+  commit: string | null;
+  author: string | null;
+  date: string | null;
+}
+
+/** Snippets are cut to this many characters around the first secret on the line. */
+const SNIPPET_MAX = 160;
+const MASK = '****';
+
+/** First 4 characters (fewer for short values, so at most a third is shown), then a fixed-width mask. */
+export function maskSecret(secret: string): string {
+  const show = Math.min(4, Math.floor(secret.length / 3));
+  return `${secret.slice(0, show)}${MASK}`;
+}
+
+interface Candidate {
+  rule: Rule;
+  priority: number;
+  start: number;
+  end: number;
+}
+
+/**
+ * Runs the rules over chunks of text. Pre-filter first: a rule only runs when one of its keywords occurs in
+ * the chunk (case-insensitive), and the keyword test runs on a one-byte (latin1) decoding of the bytes,
+ * which is much cheaper than UTF-8 decoding a file no rule cares about.
+ */
+export class Detector {
+  private readonly rules: readonly Rule[];
+  private readonly keywords: string[][];
+  constructor(
+    rules: readonly Rule[],
+    private readonly key: Buffer,
+    private readonly baseline: Set<string> | null,
+    private readonly skipped: SkippedCounts,
+  ) {
+    this.rules = rules;
+    this.keywords = rules.map((r) => r.keywords.map((k) => k.toLowerCase()));
+  }
+
+  /** Which rules this chunk needs, from its bytes. */
+  activeRules(bytes: Buffer): number[] {
+    const lower = bytes.toString('latin1').toLowerCase();
+    const active: number[] = [];
+    for (let i = 0; i < this.rules.length; i++) {
+      const kws = this.keywords[i];
+      if (kws.length === 0 || kws.some((k) => lower.includes(k))) active.push(i);
+    }
+    return active;
+  }
+
+  /**
+   * Scans one chunk. `lineNumbers[i]` is the file line of the chunk's line i (history hunks hold only
+   * added lines); omitted, chunk line i is file line i + 1.
+   */
+  scan(file: string, bytes: Buffer, meta: ChunkMeta, lineNumbers?: number[]): Finding[] {
+    const active = this.activeRules(bytes);
+    if (active.length === 0) return [];
+    const text = bytes.toString('utf8');
+    const chunk = { file, text };
+    const candidates: Candidate[] = [];
+    for (const i of active) {
+      for (const m of this.rules[i].detect(chunk)) {
+        if (m.end > m.start) candidates.push({ rule: this.rules[i], priority: i, start: m.start, end: m.end });
+      }
+    }
+    if (candidates.length === 0) return [];
+    // One finding per secret: when rules overlap, the higher-priority (earlier) rule wins.
+    candidates.sort((a, b) => a.priority - b.priority || a.start - b.start);
+    const kept: Candidate[] = [];
+    for (const c of candidates) {
+      if (!kept.some((k) => c.start < k.end && k.start < c.end)) kept.push(c);
+    }
+    kept.sort((a, b) => a.start - b.start);
+
+    const lineStarts = lineStartsOf(text);
+    const findings: Finding[] = [];
+    for (const c of kept) {
+      const li = lineIndexAt(lineStarts, c.start);
+      const lineStart = lineStarts[li];
+      const lineEnd = li + 1 < lineStarts.length ? lineStarts[li + 1] - 1 : text.length;
+      const lineText = text.slice(lineStart, lineEnd);
+      const secret = text.slice(c.start, c.end);
+      if (!c.rule.unsuppressible && lineText.includes(ALLOW_MARKER)) {
+        this.skipped.allowed++;
+        continue;
+      }
+      const fingerprint = fingerprintOf(this.key, c.rule.id, file, secret);
+      if (!c.rule.unsuppressible && this.baseline?.has(fingerprint)) {
+        this.skipped.baselined++;
+        continue;
+      }
+      const onLine = kept.filter((k) => k.start < lineEnd && k.end > lineStart);
+      findings.push({
+        ruleId: c.rule.id,
+        file,
+        line: lineNumbers ? lineNumbers[li] : li + 1,
+        column: c.start - lineStart + 1,
+        commit: meta.commit,
+        author: meta.author,
+        date: meta.date,
+        fingerprint,
+        severity: c.rule.severity,
+        snippet: snippetOf(lineText, lineStart, onLine, c.start - lineStart),
+      });
+    }
+    return findings;
+  }
+}
+
+function lineStartsOf(text: string): number[] {
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  return starts;
+}
+
+function lineIndexAt(starts: number[], offset: number): number {
+  let lo = 0;
+  let hi = starts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (starts[mid] <= offset) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/** The line with every secret on it masked, trimmed around the finding, control characters made visible. */
+function snippetOf(line: string, lineStart: number, spans: { start: number; end: number }[], col: number): string {
+  let out = '';
+  let pos = 0;
+  let focus = col;
+  for (const s of [...spans].sort((a, b) => a.start - b.start)) {
+    const a = Math.max(0, s.start - lineStart);
+    const b = Math.min(line.length, s.end - lineStart);
+    if (a < pos) continue;
+    out += line.slice(pos, a);
+    if (a === col) focus = out.length;
+    out += maskSecret(line.slice(a, b));
+    pos = b;
+  }
+  out += line.slice(pos);
+  // A secret continuing past the line end (a PEM block) was cut by the slice above; its start is masked.
+  out = out.replace(/\r$/, '').replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '?').replace(/\t/g, ' ');
+  if (out.length > SNIPPET_MAX) {
+    const from = Math.max(0, Math.min(focus - 40, out.length - SNIPPET_MAX));
+    out = `${from > 0 ? '…' : ''}${out.slice(from, from + SNIPPET_MAX)}${from + SNIPPET_MAX < out.length ? '…' : ''}`;
+  }
+  out = out.trim();
+  // Second line of defence: any value this process knows is secret (the --known values) is masked too.
+  return maskKnownSecrets(out);
+}

@@ -1,0 +1,100 @@
+import { createHash, createHmac } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '../errors.js';
+import { writeFileAtomicSync } from '../util/atomic.js';
+import type { Finding } from './types.js';
+
+/**
+ * Fingerprints are HMAC-SHA-256(key, ruleId NUL file NUL secret), hex, 40 characters. Never the secret,
+ * never a bare hash of it (which anyone could test a guessed token against across every repository).
+ *
+ * The key: `CLARIGUARD_SCAN_KEY` when set (keep it in your CI secret store: then nobody without the key
+ * can confirm a guessed value from a baseline); otherwise derived per repository from its root commit(s),
+ * so every clone and CI job computes the same fingerprints with no setup, and fingerprints of one
+ * repository cannot be correlated with another's. docs/scanning.md explains the trade-off.
+ */
+export interface ScanKey {
+  key: Buffer;
+  /** `k` + 6 hex characters of HMAC(key, "clariguard/scan-key-id"): tells keys apart, reveals nothing. */
+  keyId: string;
+  source: 'env' | 'repository' | 'default';
+}
+
+const DERIVE_LABEL = 'clariguard/scan-fingerprint/v1';
+
+export function repositoryIdentity(repoRoot: string | null): string | null {
+  if (!repoRoot) return null;
+  const r = spawnSync('git', ['rev-list', '--max-parents=0', 'HEAD'], { cwd: repoRoot, encoding: 'utf8' });
+  if (r.status !== 0) return null;
+  const roots = r.stdout.split('\n').filter(Boolean).sort();
+  return roots.length ? roots.join(',') : null;
+}
+
+export function scanKeyFor(repoRoot: string | null, env: Readonly<Record<string, string | undefined>>): ScanKey {
+  let key: Buffer;
+  let source: ScanKey['source'];
+  const fromEnv = env.CLARIGUARD_SCAN_KEY;
+  if (fromEnv) {
+    if (fromEnv.length < 16) throw new ConfigError('CLARIGUARD_SCAN_KEY must be at least 16 characters');
+    key = createHash('sha256').update(fromEnv, 'utf8').digest();
+    source = 'env';
+  } else {
+    const identity = repositoryIdentity(repoRoot);
+    key = createHmac('sha256', DERIVE_LABEL).update(identity ?? 'no-repository').digest();
+    source = identity ? 'repository' : 'default';
+  }
+  const keyId = `k${createHmac('sha256', key).update('clariguard/scan-key-id').digest('hex').slice(0, 6)}`;
+  return { key, keyId, source };
+}
+
+export function fingerprintOf(key: Buffer, ruleId: string, file: string, secret: string): string {
+  return createHmac('sha256', key).update(`${ruleId}\u0000${file}\u0000${secret}`, 'utf8').digest('hex').slice(0, 40);
+}
+
+export const BASELINE_FORMAT = 'clariguard-scan-baseline/1';
+
+/**
+ * Reads a baseline: either our own format `{format, keyId, fingerprints: [...]}` or a saved
+ * `clariguard scan --format json` report (its findings' fingerprints).
+ */
+export function loadBaseline(file: string, keyId: string): Set<string> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`${file}: cannot read baseline (${(e as NodeJS.ErrnoException).code ?? 'error'})`, e);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`${file}: baseline is not valid JSON (${(e as Error).message})`);
+  }
+  const d = doc as { format?: unknown; keyId?: unknown; fingerprints?: unknown; findings?: unknown };
+  const isHex = (x: unknown): x is string => typeof x === 'string' && /^[0-9a-f]{40}$/.test(x);
+  if (d && d.format === BASELINE_FORMAT && Array.isArray(d.fingerprints)) {
+    if (d.keyId !== keyId) {
+      throw new ConfigError(
+        `${file}: baseline was written with scan key ${String(d.keyId)} but this scan uses ${keyId} (set the same CLARIGUARD_SCAN_KEY, or regenerate with --write-baseline)`,
+      );
+    }
+    const bad = d.fingerprints.findIndex((f) => !isHex(f));
+    if (bad >= 0) throw new ConfigError(`${file}: fingerprints.${bad} is not a 40-character hex fingerprint`);
+    return new Set(d.fingerprints as string[]);
+  }
+  if (d && Array.isArray(d.findings)) {
+    const fps = (d.findings as { fingerprint?: unknown }[]).map((f) => f?.fingerprint);
+    const bad = fps.findIndex((f) => !isHex(f));
+    if (bad >= 0) throw new ConfigError(`${file}: findings.${bad}.fingerprint is not a 40-character hex fingerprint`);
+    return new Set(fps as string[]);
+  }
+  throw new ConfigError(`${file}: not a clariguard baseline (expected {"format":"${BASELINE_FORMAT}",...} or a scan --format json report)`);
+}
+
+/** Writes the fingerprints of `findings` as a baseline, atomically. */
+export function writeBaseline(file: string, keyId: string, findings: Finding[]): number {
+  const fingerprints = [...new Set(findings.map((f) => f.fingerprint))].sort();
+  writeFileAtomicSync(file, `${JSON.stringify({ format: BASELINE_FORMAT, keyId, fingerprints }, null, 2)}\n`, 0o644);
+  return fingerprints.length;
+}

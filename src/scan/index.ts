@@ -1,0 +1,145 @@
+import { resolve } from 'node:path';
+import { UsageError } from '../errors.js';
+import { openSecret } from '../secrets/index.js';
+import { SecretValue } from '../secrets/value.js';
+import { Detector } from './engine.js';
+import { loadBaseline, scanKeyFor, writeBaseline } from './fingerprint.js';
+import { repoRootOf, verifyRevision } from './git.js';
+import { scanDiffs } from './history.js';
+import { DEFAULT_RULES, knownTokenRule, loadRulesFile } from './rules/index.js';
+import type { Rule, ScanOptions, ScanResult, ScanStats } from './types.js';
+import { scanWorktree } from './worktree.js';
+
+export * from './types.js';
+export { formatText, toSarif, toJsonReport } from './format.js';
+export { DEFAULT_RULES, loadRulesFile, knownTokenRule } from './rules/index.js';
+export { shannonEntropy, whyNotCredential, isCredentialLike } from './heuristics.js';
+export { fingerprintOf, scanKeyFor, loadBaseline, writeBaseline, BASELINE_FORMAT, type ScanKey } from './fingerprint.js';
+export { maskSecret } from './engine.js';
+
+export const DEFAULT_MAX_FILE_BYTES = 5 * 1024 * 1024;
+
+/**
+ * Reads `--known` references: the current value, plus the pending and previous versions where the store
+ * keeps stages (during a rotation both tokens are live and both must stay out of the repository).
+ */
+export async function readKnownValues(refs: string[], env?: ScanOptions['env']): Promise<SecretValue[]> {
+  const out: SecretValue[] = [];
+  for (const ref of refs) {
+    const { ref: r, backend } = openSecret(ref, { env });
+    out.push(await backend.read(r));
+    if (backend.capabilities.stages) {
+      for (const stage of ['pending', 'previous'] as const) {
+        try {
+          out.push(await backend.read(r, { stage }));
+        } catch (e) {
+          if ((e as { code?: string }).code !== 'secret_not_found') throw e;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** The rules a scan runs, in priority order. */
+export function resolveRules(options: Pick<ScanOptions, 'rules' | 'noDefaultRules' | 'ruleIds'>, knownValues: string[]): Rule[] {
+  const rules: Rule[] = [];
+  if (knownValues.length) rules.push(knownTokenRule(knownValues));
+  if (!options.noDefaultRules) rules.push(...DEFAULT_RULES);
+  if (options.rules) {
+    for (const r of loadRulesFile(options.rules)) {
+      if (rules.some((x) => x.id === r.id)) throw new UsageError(`${options.rules}: rule id ${r.id} is already a built-in rule`);
+      rules.push(r);
+    }
+  }
+  if (options.ruleIds?.length) {
+    const unknown = options.ruleIds.filter((id) => !rules.some((r) => r.id === id));
+    const knownIds = ['clari-known-token', ...DEFAULT_RULES.map((r) => r.id)];
+    const stillUnknown = unknown.filter((id) => !knownIds.includes(id));
+    if (stillUnknown.length) throw new UsageError(`unknown rule id ${stillUnknown.join(', ')} (rules: ${rules.map((r) => r.id).join(', ')})`);
+    return rules.filter((r) => options.ruleIds!.includes(r.id));
+  }
+  return rules;
+}
+
+function emptyStats(): ScanStats {
+  return {
+    files: 0,
+    bytes: 0,
+    commits: 0,
+    ms: 0,
+    skipped: { binary: 0, tooLarge: 0, excludedDir: 0, gitignored: 0, notRegular: 0, allowed: 0, baselined: 0 },
+    unreadable: [],
+  };
+}
+
+interface Prepared {
+  rules: Rule[];
+  keyId: string;
+  detector: Detector;
+  repoRoot: string | null;
+  cwd: string;
+  stats: ScanStats;
+}
+
+async function prepare(options: ScanOptions): Promise<Prepared> {
+  const cwd = resolve(options.cwd ?? process.cwd());
+  const env = options.env ?? process.env;
+  if (options.history && options.staged) throw new UsageError('--history and --staged cannot be combined');
+  if (options.since && !options.history) throw new UsageError('--since needs --history');
+  const known = [...(options.known ?? []), ...(options.knownRefs?.length ? await readKnownValues(options.knownRefs, env) : [])];
+  const rules = resolveRules(options, known.map((k) => k.reveal()));
+  if (rules.length === 0) throw new UsageError('no rules to run (--no-default-rules needs --rules FILE or --known REF)');
+  const repoRoot = repoRootOf(cwd);
+  const { key, keyId } = scanKeyFor(repoRoot, env);
+  const stats = emptyStats();
+  const baseline = options.baseline ? loadBaseline(resolve(cwd, options.baseline), keyId) : null;
+  return { rules, keyId, detector: new Detector(rules, key, baseline, stats.skipped), repoRoot, cwd, stats };
+}
+
+function sortFindings(r: ScanResult): void {
+  r.findings.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.column - b.column));
+}
+
+/**
+ * Scans the work tree (default), every commit (`history`) or the staged diff (`staged`) for Clari tokens,
+ * known secret values, signed download URLs and store credentials. Findings never contain a whole secret.
+ */
+export async function scan(options: ScanOptions = {}): Promise<ScanResult> {
+  return (await scanWithRules(options)).result;
+}
+
+/** scan(), also returning the rules that ran and the scan key id (for SARIF and baselines). */
+export async function scanWithRules(options: ScanOptions = {}): Promise<{ result: ScanResult; rules: Rule[]; keyId: string }> {
+  const t0 = performance.now();
+  const p = await prepare(options);
+  const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  let findings;
+  if (options.history || options.staged) {
+    if (!p.repoRoot) throw new UsageError(`--${options.history ? 'history' : 'staged'} needs a git repository (${p.cwd} is not in one)`);
+    const since = options.since ? verifyRevision(p.repoRoot, options.since) : undefined;
+    const paths = (options.paths ?? []).map((x) => resolve(p.cwd, x));
+    findings = await scanDiffs(
+      { repoRoot: p.repoRoot, mode: options.history ? 'history' : 'staged', since, paths, maxFileBytes },
+      p.detector,
+      p.stats,
+    );
+  } else {
+    findings = await scanWorktree(
+      { cwd: p.cwd, repoRoot: p.repoRoot, paths: options.paths ?? [], allFiles: options.allFiles ?? false, maxFileBytes },
+      p.detector,
+      p.stats,
+    );
+  }
+  p.stats.ms = Math.round(performance.now() - t0);
+  const result: ScanResult = { findings, stats: p.stats };
+  sortFindings(result);
+  return { result, rules: p.rules, keyId: p.keyId };
+}
+
+/** Scans and writes every finding's fingerprint to `file` as a baseline. Returns how many it wrote. */
+export async function writeScanBaseline(file: string, options: ScanOptions = {}): Promise<{ count: number; result: ScanResult }> {
+  const { result, keyId } = await scanWithRules({ ...options, baseline: undefined });
+  const count = writeBaseline(resolve(options.cwd ?? process.cwd(), file), keyId, result.findings);
+  return { count, result };
+}

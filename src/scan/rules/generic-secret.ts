@@ -1,0 +1,87 @@
+import { CLARI_WORD, NOT_A_SECRET_NAME, forEachAssignment, isCodeFile, isCredentialLike } from '../heuristics.js';
+import type { Rule, RuleMatch, ScanChunk } from '../types.js';
+
+/** Names of credentials in general (Clari ones belong to clari-api-token; a bare `key` is too common). */
+const NAME =
+  /-{0,2}[A-Za-z_$][A-Za-z0-9_.$-]*(?:secret|passw(?:or)?d|pwd|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|signing[_.-]?key|encryption[_.-]?key|master[_.-]?key|credential|passphrase|auth[_.-]?(?:token|key))[A-Za-z0-9_]*/gi;
+
+/** Well-known credential formats of the stores and services around a Clari integration. */
+const FORMATS: { re: RegExp; group: number }[] = [
+  { re: /-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----(?:\\n|\r?\n)([A-Za-z0-9+/=]{20,})/g, group: 1 },
+  { re: /\b(AGE-SECRET-KEY-1[0-9A-Z]{58})\b/g, group: 1 }, // age identities (the local store's key)
+  { re: /\b(gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{60,255})\b/g, group: 1 },
+  { re: /\b(hv[sb]\.[A-Za-z0-9_-]{24,})\b/g, group: 1 }, // HashiCorp Vault tokens
+  { re: /\b(xox[abposr]-[A-Za-z0-9-]{10,})\b/g, group: 1 }, // Slack
+  { re: /\b(AIza[0-9A-Za-z_-]{35})\b/g, group: 1 }, // Google API keys
+  { re: /\b(ops_ey[A-Za-z0-9_-]{40,})/g, group: 1 }, // 1Password service accounts
+  { re: /AccountKey=([A-Za-z0-9+/]{80,}={0,2})/g, group: 1 }, // Azure storage connection strings
+  { re: /\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|redis|rediss|amqps?):\/\/[^\s:/@"'`]+:([^\s@/"'`]{6,})@[^\s"'`]/g, group: 1 }, // URLs with a password
+];
+
+function detect(chunk: ScanChunk): RuleMatch[] {
+  const out: RuleMatch[] = [];
+  const code = isCodeFile(chunk.file);
+  forEachAssignment(chunk.text, NAME, (rawName, _at, v) => {
+    const name = rawName.replace(/^-+/, '').replace(/^\$/, '');
+    if (CLARI_WORD.test(name) || NOT_A_SECRET_NAME.test(name)) return;
+    if (code && !v.quoted) return;
+    const value = chunk.text.slice(v.start, v.end);
+    if (!isCredentialLike(value, { minLength: 12, minEntropy: 3.3 })) return;
+    out.push({ start: v.start, end: v.end });
+  });
+  for (const { re, group } of FORMATS) {
+    re.lastIndex = 0;
+    let m: RegExpExecArray | null;
+    while ((m = re.exec(chunk.text)) !== null) {
+      const value = m[group];
+      if (/EXAMPLE|example|xxxxxx|XXXXXX|\$\{|<[a-z]/.test(value) || /^(password|passw0rd|secret|changeme|pass)$/i.test(value)) continue;
+      const start = m.index + m[0].indexOf(value);
+      out.push({ start, end: start + value.length });
+    }
+  }
+  return out;
+}
+
+const S1 = 'wJ8rXUtnFEMI/K7MDENG/bPxRfiCYzQ9vL2kT4aB'; // clariguard:allow
+const PW = 'Vq9#tL2m!Rz7xW4p'; // clariguard:allow
+const GH = ['ghp', '_', 'Zr8Kq2Lm9Xv4Tn7Wb3Yp6Hc1Jd5Fg0Ss2Ae4'].join(''); // clariguard:allow
+const AGE = ['AGE-SECRET-KEY-1', 'QZ8R2XK5WN7JT3M6P9L4V0HC8D2F6G1S5A3E7Y9U0B4N6K2R8T5W1Q'].join(''); // clariguard:allow
+
+export const genericSecret: Rule = {
+  id: 'generic-secret',
+  description: 'A credential of the surrounding stores and services (AWS secret key, Vault/GitHub/Slack/age/1Password tokens, private keys, database passwords, *_SECRET/*_PASSWORD/*_TOKEN values)',
+  severity: 'medium',
+  keywords: [
+    'secret', 'passw', 'pwd', 'token', 'api_key', 'apikey', 'api-key', 'apiKey', 'access_key', 'accesskey', 'access-key',
+    'private', 'signing', 'encryption', 'master', 'credential', 'passphrase', 'auth_', 'authkey', 'authtoken',
+    'age-secret-key', 'ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_', 'hvs.', 'hvb.', 'xox', 'aiza', 'ops_ey', 'accountkey',
+    'postgres', 'mysql', 'mariadb', 'mongodb', 'redis', 'amqp',
+  ],
+  pattern: 'a credential name (secret, password, token, api key, access key, private key, ...) assigned a credential-like literal (length >= 12, entropy >= 3.3), or a well-known token format',
+  detect,
+  samples: {
+    truePositives: [
+      { file: '.aws/credentials', text: `aws_secret_access_key = ${S1}\n` },
+      { file: '.env', text: `WAREHOUSE_PASSWORD=${PW}\n` },
+      { file: 'ci.sh', text: `GITHUB_TOKEN=${GH}\n` },
+      { file: 'keys.txt', text: `# created: 2026-01-01\n${AGE}\n` },
+      { file: 'db.yaml', text: `url: postgres://etl:${PW.replace('#', 'h')}@db.internal:5432/clari\n` },
+      { file: 'vault.hcl', text: 'token = "hvs.CAESIJq9vL2kT4aBwJ8rXUtnFEMIK7MD"\n' }, // clariguard:allow
+      { file: 'key.pem', text: '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----\n' }, // clariguard:allow
+      { file: 'settings.py', text: `AZURE_CLIENT_SECRET = "${S1.slice(0, 34)}"\n` },
+    ],
+    falsePositives: [
+      { file: 'package-lock.json', text: '"integrity": "sha512-v2kDEe57lecTulaDIuNTPy3Ry4gLGJ6Z1O3vE1krgXZNrsQ+LFTGHVxVjcXPs17LhbZVGedAJv8XZ1tvj5FvSg=="\n' },
+      { file: 'src/db.ts', text: 'const password = process.env.PGPASSWORD;\n' },
+      { file: 'src/db.py', text: 'password = getpass.getpass()\n' },
+      { file: '.env.example', text: 'WAREHOUSE_PASSWORD=your-password-here\n' },
+      { file: 'docker-compose.yml', text: 'POSTGRES_PASSWORD: ${POSTGRES_PASSWORD}\n' },
+      { file: 'db.yaml', text: 'url: postgres://etl:${PGPASSWORD}@db.internal:5432/clari\n' },
+      { file: 'ids.json', text: '{"request_id": "550e8400-e29b-41d4-a716-446655440000", "commit": "9fceb02d0ae598e95dc970b74767f19372d61af8"}\n' },
+      { file: 'tokens.ts', text: 'const tokenizer = new Tokenizer(); const token_type = "Bearer";\n' },
+      { file: 'docs/vault.md', text: 'VAULT_TOKEN=hvs.EXAMPLEEXAMPLEEXAMPLEEXAMPLE\n' },
+      { file: 'sums.txt', text: 'sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n' },
+      { file: 'config.yaml', text: 'secret_ref: vault://secret/clari#token\n' },
+    ],
+  },
+};

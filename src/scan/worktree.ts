@@ -1,0 +1,175 @@
+import { spawn } from 'node:child_process';
+import { closeSync, fstatSync, lstatSync, openSync, readSync, readdirSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { UsageError } from '../errors.js';
+import type { Detector } from './engine.js';
+import { GIT_CONFIG } from './git.js';
+import type { Finding, ScanStats } from './types.js';
+
+const EXCLUDED_DIRS = new Set(['node_modules', '.git']);
+const BINARY_SNIFF = 8000;
+
+export interface WorktreeOptions {
+  cwd: string;
+  repoRoot: string | null;
+  paths: string[];
+  allFiles: boolean;
+  maxFileBytes: number;
+}
+
+/** Paths in reports: relative to the repository root (or the cwd outside a repository), forward slashes. */
+function displayPath(base: string, abs: string): string {
+  const rel = relative(base, abs);
+  const p = rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : abs;
+  return sep === '/' ? p : p.split(sep).join('/');
+}
+
+function hasExcludedSegment(rel: string): boolean {
+  return rel.split('/').some((s) => EXCLUDED_DIRS.has(s));
+}
+
+/** NUL-separated output of a git command. */
+function gitZ(args: string[], cwd: string): Promise<string[]> {
+  return new Promise((resolveP, reject) => {
+    const child = spawn('git', [...GIT_CONFIG, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) reject(new UsageError(`git ${args[0]} failed in ${cwd}: ${err.split('\n')[0]}`));
+      else resolveP(Buffer.concat(out).toString('utf8').split('\0').filter(Boolean));
+    });
+  });
+}
+
+/**
+ * The files to scan. In a repository (unless allFiles): tracked plus untracked-but-not-ignored files
+ * (`git ls-files -co --exclude-standard`), i.e. what could be committed; ignored entries are counted.
+ * Elsewhere: a directory walk. Named files are always scanned, even if ignored.
+ */
+async function listTargets(o: WorktreeOptions, stats: ScanStats): Promise<{ abs: string; rel: string }[]> {
+  const base = o.repoRoot ?? o.cwd;
+  const out: { abs: string; rel: string }[] = [];
+  const seen = new Set<string>();
+  const add = (abs: string): void => {
+    if (seen.has(abs)) return;
+    seen.add(abs);
+    out.push({ abs, rel: displayPath(base, abs) });
+  };
+  for (const p of o.paths.length ? o.paths : [o.cwd]) {
+    const abs = resolve(o.cwd, p);
+    let st;
+    try {
+      st = lstatSync(abs);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new UsageError(`${p}: no such file or directory`);
+      stats.unreadable.push(`${displayPath(base, abs)}: ${code ?? 'error'}`);
+      continue;
+    }
+    if (st.isFile()) {
+      add(abs);
+      continue;
+    }
+    if (!st.isDirectory()) {
+      stats.skipped.notRegular++;
+      continue;
+    }
+    const inRepo = o.repoRoot !== null && !relative(o.repoRoot, abs).startsWith('..');
+    if (inRepo && !o.allFiles) {
+      const [files, ignored] = await Promise.all([
+        gitZ(['ls-files', '-z', '-co', '--exclude-standard', '--', abs], o.repoRoot!),
+        gitZ(['ls-files', '-z', '-oi', '--exclude-standard', '--directory', '--', abs], o.repoRoot!),
+      ]);
+      stats.skipped.gitignored += ignored.filter((f) => !hasExcludedSegment(f.replace(/\/$/, ''))).length;
+      for (const f of files) {
+        if (hasExcludedSegment(f)) stats.skipped.excludedDir++;
+        else add(join(o.repoRoot!, f));
+      }
+    } else {
+      walk(abs, stats, add);
+    }
+  }
+  return out;
+}
+
+function walk(dir: string, stats: ScanStats, add: (abs: string) => void): void {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch (e) {
+    stats.unreadable.push(`${dir}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    return;
+  }
+  for (const ent of entries) {
+    const p = join(dir, ent.name);
+    if (ent.isDirectory()) {
+      if (EXCLUDED_DIRS.has(ent.name)) stats.skipped.excludedDir++;
+      else walk(p, stats, add);
+    } else if (ent.isFile()) add(p);
+    else stats.skipped.notRegular++;
+  }
+}
+
+/** Reads a file unless it is too large, binary or unreadable (each counted or reported). */
+function readTarget(abs: string, rel: string, o: WorktreeOptions, stats: ScanStats): Buffer | null {
+  let fd: number;
+  try {
+    // Never follow symbolic links: a tracked link could point anywhere on the machine.
+    if (lstatSync(abs).isSymbolicLink()) {
+      stats.skipped.notRegular++;
+      return null;
+    }
+    fd = openSync(abs, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    // A tracked file deleted in the work tree is not there to leak anything.
+    if (code !== 'ENOENT') stats.unreadable.push(`${rel}: ${code ?? 'error'}`);
+    return null;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) {
+      stats.skipped.notRegular++;
+      return null;
+    }
+    if (st.size > o.maxFileBytes) {
+      stats.skipped.tooLarge++;
+      return null;
+    }
+    const buf = Buffer.allocUnsafe(st.size);
+    let off = 0;
+    while (off < st.size) {
+      const n = readSync(fd, buf, off, st.size - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    const data = off === st.size ? buf : buf.subarray(0, off);
+    if (data.subarray(0, BINARY_SNIFF).includes(0)) {
+      stats.skipped.binary++;
+      return null;
+    }
+    return data;
+  } catch (e) {
+    stats.unreadable.push(`${rel}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export async function scanWorktree(o: WorktreeOptions, detector: Detector, stats: ScanStats): Promise<Finding[]> {
+  const targets = await listTargets(o, stats);
+  const findings: Finding[] = [];
+  const meta = { commit: null, author: null, date: null };
+  for (const t of targets) {
+    const data = readTarget(t.abs, t.rel, o, stats);
+    if (!data) continue;
+    stats.files++;
+    stats.bytes += data.length;
+    for (const f of detector.scan(t.rel, data, meta)) findings.push(f);
+  }
+  return findings;
+}
