@@ -11,7 +11,7 @@ import { registerRedactCommands } from './commands/redact.js';
 import { VERSION } from '../version.js';
 
 /** Every command module, in help order. Adding a command = one module + one line here. */
-const COMMANDS: RegisterCommand[] = [registerSecretCommands, registerRunCommand, registerDemoCommand, registerRotateCommand, registerScanCommand, registerRedactCommands];
+const COMMANDS: RegisterCommand[] = [registerSecretCommands, registerRunCommand, registerDemoCommand, registerRotateCommand, registerScanCommand, registerRedactCommands, registerRedactCommands];
 
 export function buildProgram(setExitCode: (code: number) => void): Command {
   const program = new Command('clariguard')

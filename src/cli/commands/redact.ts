@@ -1,0 +1,77 @@
+import type { CliContext } from '../context.js';
+import { say, writeJson, writeOut } from '../io.js';
+import { writeFileAtomicSync } from '../../util/atomic.js';
+import { UsageError } from '../../errors.js';
+import { DEFAULT_KEY_REF, listPresets, loadPseudonymKey, redactFile, verifyRedaction, type RedactionReport } from '../../redact/index.js';
+import { requireFormat } from '../../redact/formats.js';
+
+interface RedactOpts {
+  in?: string;
+  out?: string;
+  format?: string;
+  policy?: string;
+  preset?: string;
+  key: string;
+  report?: string;
+  listPresets?: boolean;
+  singlePass?: boolean;
+  json?: boolean;
+}
+
+function summary(r: RedactionReport): string {
+  const det = Object.entries(r.detectors)
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
+  const mb = r.bytesIn / 1e6;
+  const rate = r.durationMs > 0 ? ` (${(mb / (r.durationMs / 1000)).toFixed(1)} MB/s)` : '';
+  return `redacted ${r.rows} records, ${mb.toFixed(1)} MB${rate}; preset ${r.preset ?? r.policy ?? 'custom'}, key ${r.keyId}; free-text found: ${det || 'nothing'}`;
+}
+
+export function registerRedactCommands({ program, setExitCode }: CliContext): void {
+  program
+    .command('redact')
+    .description('pseudonymise a Clari export (JSON, NDJSON or CSV) with a keyed HMAC; stdin/stdout by default')
+    .option('--in <file>', 'input file (default: stdin)')
+    .option('--out <file>', 'output file, written atomically (default: stdout)')
+    .option('--format <format>', 'json | ndjson | csv (default: from the file name or the content)')
+    .option('--policy <file>', 'redaction policy (YAML); see docs/redaction.md')
+    .option('--preset <name>', 'built-in policy (default: detected from the data); see --list-presets')
+    .option('--key <ref>', 'secret reference of the pseudonymisation key (created on first use)', DEFAULT_KEY_REF)
+    .option('--report <file>', 'write the redaction report (counts only, no PII) as JSON')
+    .option('--single-pass', 'skip the roster pre-pass over --in (faster; names are only known once seen)')
+    .option('--list-presets', 'list the built-in presets and exit')
+    .option('--json', 'with --list-presets: print as JSON; otherwise print the report as JSON on stderr')
+    .action(async (opts: RedactOpts) => {
+      if (opts.listPresets) {
+        const presets = listPresets();
+        if (opts.json) writeJson({ presets });
+        else writeOut(presets.map((p) => `${p.name.padEnd(14)} ${p.description}`).join('\n'));
+        return;
+      }
+      if (opts.policy && opts.preset) throw new UsageError('use either --policy or --preset, not both');
+      const format = requireFormat(opts.format);
+      const { key } = await loadPseudonymKey(opts.key);
+      const report = await redactFile({ in: opts.in, out: opts.out, format, preset: opts.preset, policyFile: opts.policy, key, singlePass: opts.singlePass });
+      if (opts.report) writeFileAtomicSync(opts.report, `${JSON.stringify(report, null, 2)}\n`, 0o644);
+      if (opts.json) process.stderr.write(`${JSON.stringify(report)}\n`);
+      else say(summary(report));
+    });
+
+  program
+    .command('verify-redaction')
+    .description('check a file for leftover PII: emails, phone numbers, roster names, reversible bare SHA-256 hashes (exit 1 if any)')
+    .argument('<file>', 'the file to check')
+    .option('--roster <csv>', 'CSV of the people to look for (name/email columns), also used to reverse bare hashes')
+    .option('--json', 'print the result as JSON')
+    .action(async (file: string, opts: { roster?: string; json?: boolean }) => {
+      const r = await verifyRedaction(file, { roster: opts.roster });
+      if (opts.json) writeJson(r);
+      else if (r.clean) say(`${file}: no emails, phone numbers${opts.roster ? ', roster names or reversible hashes' : ''} found`);
+      else {
+        writeOut(r.findings.map((f) => `${f.file}:${f.line}${f.column ? `:${f.column}` : ''}: ${f.kind}: ${f.detail}`).join('\n'));
+        say(`${r.findings.length + (r.omitted ?? 0)} finding(s)${r.reversed ? `; ${r.reversed} bare SHA-256 value(s) reversed from the roster` : ''}`);
+      }
+      if (!r.clean) setExitCode(1);
+    });
+}

@@ -1,0 +1,181 @@
+import { findPhoneNumbersInText, type CountryCode } from 'libphonenumber-js';
+
+/** A PII span found in a string: [start, end) in UTF-16 code units, as String.prototype.slice uses. */
+export interface Span {
+  start: number;
+  end: number;
+  kind: 'email' | 'phone' | 'roster-name' | 'credential';
+  value: string;
+  /** E.164 for phones; the canonical roster entry for roster names. */
+  normalized?: string;
+}
+
+// RFC 5322 "dot-atom" local part and a hostname with at least one dot; good enough for exports, where
+// addresses are machine-written. The '@' pre-check keeps this off the hot path for most strings.
+const EMAIL_RE = /[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+/g;
+
+export function findEmails(text: string): Span[] {
+  if (text.indexOf('@') < 0) return [];
+  const out: Span[] = [];
+  EMAIL_RE.lastIndex = 0;
+  for (let m = EMAIL_RE.exec(text); m; m = EMAIL_RE.exec(text)) {
+    let value = m[0];
+    let start = m.index;
+    // Trim punctuation a sentence puts around an address ("mail ana@x.com." / "'ana@x.com'").
+    while (value.length && /[.'`{|}~!#$%&*+/=?^-]/.test(value[0]!)) {
+      value = value.slice(1);
+      start++;
+    }
+    if (value.indexOf('@') <= 0) continue;
+    out.push({ start, end: start + value.length, kind: 'email', value });
+  }
+  return out;
+}
+
+/** Digits are the cheap tell: fewer than 7 and no library call is needed. */
+export function countDigits(text: string, stopAt = 7): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57 && ++n >= stopAt) return n;
+  }
+  return n;
+}
+
+// Machine-written values that carry many digits but are never phone numbers: ISO dates and times, plain
+// decimals and amounts. Skipping them avoids the (comparatively slow) phone parser on most strings.
+const NOT_PHONE_RE = /^(?:\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?|[-+]?[$€£]?\d[\d,]*(?:\.\d+)?|\d{1,2}\/\d{1,2}\/\d{2,4}|\d{4}_Q\d)$/;
+
+/** Phone numbers via libphonenumber-js (validated against the numbering plan, not a regex). */
+export function findPhoneNumbers(text: string, defaultCountry: string = 'US'): Span[] {
+  if (countDigits(text) < 7 || NOT_PHONE_RE.test(text)) return [];
+  const found = findPhoneNumbersInText(text, { defaultCountry: defaultCountry as CountryCode });
+  return found.map((f) => ({
+    start: f.startsAt,
+    end: f.endsAt,
+    kind: 'phone' as const,
+    value: text.slice(f.startsAt, f.endsAt),
+    normalized: f.number.number as string,
+  }));
+}
+
+// Credentials are detected by form (AWS key ids have a fixed prefix) or by context (a Clari token's format
+// is not published, so only a value next to `apikey`, `X-Api-Key`, `clari...token` etc. is recognisable).
+const CREDENTIAL_RES: RegExp[] = [
+  /\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b/g,
+  /(?<=\baws_?secret_?(?:access_?)?key["']?\s*[:=]\s*["']?)[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])/gi,
+  /(?<=\b(?:apikey|api[_-]key|x-api-key|x-api-password|clari[_-]?(?:api[_-]?)?(?:token|key|secret|password))["']?\s*[:=]\s*["']?(?:bearer\s+)?)[A-Za-z0-9._~+/=-]{12,}/gi,
+  /(?<=\bauthorization["']?\s*[:=]\s*["']?bearer\s+)[A-Za-z0-9._~+/=-]{12,}/gi,
+  // Pre-signed URLs (Copilot media links, S3) carry a time-limited credential in the query string.
+  /(?<=[?&](?:X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|Signature|sig|token)=)[^&\s"']{8,}/gi,
+];
+const CREDENTIAL_HINT_RE = /AKIA|ASIA|ABIA|ACCA|secret|api[_-]?key|x-api|clari|bearer|signature|credential|token|sig=/i;
+
+export function findCredentials(text: string): Span[] {
+  if (text.length < 16 || !CREDENTIAL_HINT_RE.test(text)) return [];
+  const out: Span[] = [];
+  for (const re of CREDENTIAL_RES) {
+    re.lastIndex = 0;
+    for (let m = re.exec(text); m; m = re.exec(text)) out.push({ start: m.index, end: m.index + m[0].length, kind: 'credential', value: m[0] });
+  }
+  return out;
+}
+
+const WORD_RE = /[\p{L}\p{N}_]+/gu;
+
+/**
+ * The people present in an export (names from users[]/owner fields, CRM ids), matched in free text as whole
+ * token sequences, case- and whitespace-insensitively. Grows while a stream is read.
+ */
+export class Roster {
+  private readonly byFirst = new Map<string, { tokens: string[]; canonical: string; replacement: string }[]>();
+  private readonly seen = new Set<string>();
+  /** Bumped on every addition, so caches of scanned strings know when to forget. */
+  version = 0;
+
+  get size(): number {
+    return this.seen.size;
+  }
+
+  has(value: string): boolean {
+    return this.seen.has(tokensOf(value).join(' '));
+  }
+
+  /** Adds a value with the text that replaces it. Values under 3 characters are ignored (too ambiguous). */
+  add(value: string, replacement: string): void {
+    const tokens = tokensOf(value);
+    if (tokens.length === 0 || tokens.join('').length < 3) return;
+    const key = tokens.join(' ');
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    const first = tokens[0]!;
+    let list = this.byFirst.get(first);
+    if (!list) this.byFirst.set(first, (list = []));
+    list.push({ tokens, canonical: value, replacement });
+    // Longest first, so "Ana Maria Silva" wins over "Ana Maria".
+    list.sort((a, b) => b.tokens.length - a.tokens.length);
+    this.version++;
+  }
+
+  find(text: string): (Span & { replacement: string })[] {
+    if (this.byFirst.size === 0) return [];
+    const words: { w: string; s: number; e: number }[] = [];
+    WORD_RE.lastIndex = 0;
+    for (let m = WORD_RE.exec(text); m; m = WORD_RE.exec(text)) words.push({ w: m[0].toLowerCase(), s: m.index, e: m.index + m[0].length });
+    const out: (Span & { replacement: string })[] = [];
+    for (let i = 0; i < words.length; i++) {
+      const cands = this.byFirst.get(words[i]!.w);
+      if (!cands) continue;
+      for (const c of cands) {
+        if (i + c.tokens.length > words.length) continue;
+        let ok = true;
+        for (let j = 1; j < c.tokens.length && ok; j++) {
+          const prev = words[i + j - 1]!;
+          const cur = words[i + j]!;
+          // Tokens of one name are separated by a space or punctuation, not by other text.
+          ok = cur.w === c.tokens[j] && cur.s - prev.e <= 3;
+        }
+        if (!ok) continue;
+        const end = words[i + c.tokens.length - 1]!.e;
+        out.push({ start: words[i]!.s, end, kind: 'roster-name', value: text.slice(words[i]!.s, end), normalized: c.canonical, replacement: c.replacement });
+        i += c.tokens.length - 1;
+        break;
+      }
+    }
+    return out;
+  }
+}
+
+export function tokensOf(value: string): string[] {
+  return value.toLowerCase().match(WORD_RE) ?? [];
+}
+
+/** Keeps the earliest, then longest, of overlapping spans. */
+export function resolveOverlaps<T extends Span>(spans: T[]): T[] {
+  if (spans.length <= 1) return spans;
+  spans.sort((a, b) => a.start - b.start || b.end - a.end);
+  const out: T[] = [];
+  let lastEnd = -1;
+  for (const s of spans) {
+    if (s.start >= lastEnd) {
+      out.push(s);
+      lastEnd = s.end;
+    }
+  }
+  return out;
+}
+
+/** A short, non-reversible hint of a PII value for messages: `a***@e***.com`, `+1 *** ** 34`, `A** S****`. */
+export function maskPii(value: string): string {
+  const at = value.indexOf('@');
+  if (at > 0) {
+    const dom = value.slice(at + 1);
+    const dot = dom.lastIndexOf('.');
+    return `${value[0]}***@${dom[0] ?? ''}***${dot >= 0 ? dom.slice(dot) : ''}`;
+  }
+  if (countDigits(value) >= 7) return `${value.slice(0, 2)}***${value.slice(-2)}`;
+  return value
+    .split(/\s+/)
+    .map((w) => (w.length ? `${w[0]}${'*'.repeat(Math.min(4, Math.max(1, w.length - 1)))}` : w))
+    .join(' ');
+}

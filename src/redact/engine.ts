@@ -1,0 +1,464 @@
+import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import { InputError } from '../errors.js';
+import { knownSecretPatterns } from '../masking/registry.js';
+import { findCredentials, findEmails, findPhoneNumbers, Roster, resolveOverlaps, type Span } from './detectors.js';
+import type { Policy, Rule } from './policy.js';
+import { createPseudonymizer, type Pseudonymizer } from './pseudonym.js';
+
+/** Marker for "remove this field/element". */
+export const DROP: unique symbol = Symbol('drop');
+export type Redacted = unknown | typeof DROP;
+
+export const CREDENTIAL_REPLACEMENT = '[credential-removed]';
+
+/** Counts only, never values: safe to print, log and commit. */
+export interface RedactionReport {
+  keyId: string;
+  preset: string | null;
+  policy: string | null;
+  format: string | null;
+  source: string;
+  rows: number;
+  bytesIn: number;
+  bytesOut: number;
+  durationMs: number;
+  rules: Record<string, number>;
+  detectors: Record<'email' | 'phone' | 'roster-name' | 'credential' | 'known-secret', number>;
+  unknownFields: { kept: number; dropped: number };
+  roster: { size: number; prepass: boolean };
+}
+
+class PathNode {
+  readonly children = new Map<string, PathNode>();
+  item?: PathNode;
+  constructor(
+    /** Path from the document root, e.g. `users[].email` (no leading `[].` for top-level arrays). */
+    readonly full: string,
+    /** Path inside one record, e.g. `email`; '' for the record itself. */
+    readonly rel: string,
+    readonly rule: Rule | null,
+    /** Some rule lives below this node, so it is a known container. */
+    readonly hasRulesBelow: boolean,
+  ) {}
+}
+
+interface CompiledPolicy {
+  policy: Policy;
+  exact: Map<string, Rule>;
+  suffix: { suffix: string; rule: Rule }[];
+  prefixes: Set<string>;
+}
+
+function normPath(p: string): string {
+  return p.replace(/^\[\]\.?/, '').replace(/\s*\.\s*/g, '.');
+}
+
+function compile(policy: Policy): CompiledPolicy {
+  const exact = new Map<string, Rule>();
+  const suffix: { suffix: string; rule: Rule }[] = [];
+  const prefixes = new Set<string>();
+  for (const r of policy.rules) {
+    if (r.path.startsWith('**.')) {
+      suffix.push({ suffix: r.path.slice(3), rule: r });
+      continue;
+    }
+    const p = normPath(r.path);
+    exact.set(p, r);
+    // Every ancestor container of a rule path is "known".
+    for (let i = 0; i < p.length; i++) if (p[i] === '.' || p[i] === '[') prefixes.add(p.slice(0, i));
+  }
+  return { policy, exact, suffix, prefixes };
+}
+
+export interface RedactorOptions {
+  sourceName?: string;
+  presetName?: string | null;
+  format?: string | null;
+}
+
+/**
+ * Applies a policy to records. Field rules first; every string no rule covers (and every field marked
+ * freeText) goes through the detectors; found spans get the same pseudonyms as the fields.
+ */
+export class RecordRedactor {
+  readonly pz: Pseudonymizer;
+  readonly roster = new Roster();
+  readonly report: RedactionReport;
+  private compiled!: CompiledPolicy;
+  private roots = new Map<string, PathNode>();
+  private textCache = new Map<string, string>();
+  private textCacheRosterVersion = 0;
+  private readonly region: CountryCode;
+  private readonly secrets = knownSecretPatterns();
+  private readonly secretsAsStrings: string[];
+
+  constructor(
+    policy: Policy,
+    key: Buffer,
+    options: RedactorOptions = {},
+  ) {
+    this.pz = createPseudonymizer(key);
+    this.setPolicy(policy, options.presetName ?? null);
+    this.region = policy.detectors.phoneRegion.toUpperCase() as CountryCode;
+    this.secretsAsStrings = this.secrets.patterns.map((b) => b.toString('utf8')).filter((s) => s.length >= 4);
+    this.report = {
+      keyId: this.pz.keyId,
+      preset: options.presetName ?? null,
+      policy: policy.name ?? null,
+      format: options.format ?? null,
+      source: options.sourceName ?? '<stdin>',
+      rows: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+      durationMs: 0,
+      rules: {},
+      detectors: { email: 0, phone: 0, 'roster-name': 0, credential: 0, 'known-secret': 0 },
+      unknownFields: { kept: 0, dropped: 0 },
+      roster: { size: 0, prepass: false },
+    };
+  }
+
+  get policy(): Policy {
+    return this.compiled.policy;
+  }
+
+  setPolicy(policy: Policy, presetName: string | null): void {
+    this.compiled = compile(policy);
+    this.roots.clear();
+    if (this.report) {
+      this.report.preset = presetName;
+      this.report.policy = policy.name ?? null;
+    }
+  }
+
+  /** The rules that feed the roster, by path, for a pre-pass over a file. */
+  rosterRules(): Rule[] {
+    return this.compiled.policy.rules.filter((r) => r.roster);
+  }
+
+  private resolve(full: string, rel: string): Rule | null {
+    const c = this.compiled;
+    const r = c.exact.get(full) ?? c.exact.get(rel);
+    if (r) return r;
+    for (const s of c.suffix) if (rel === s.suffix || rel.endsWith(`.${s.suffix}`) || full.endsWith(`.${s.suffix}`)) return s.rule;
+    return null;
+  }
+
+  private node(full: string, rel: string): PathNode {
+    const below = this.compiled.prefixes.has(full) || this.compiled.prefixes.has(rel) || this.compiled.suffix.length > 0;
+    return new PathNode(full, rel, rel === '' && full === '' ? null : this.resolve(full, rel), below);
+  }
+
+  private child(n: PathNode, key: string): PathNode {
+    let c = n.children.get(key);
+    if (!c) {
+      c = this.node(n.full ? `${n.full}.${key}` : key, n.rel ? `${n.rel}.${key}` : key);
+      n.children.set(key, c);
+    }
+    return c;
+  }
+
+  private itemOf(n: PathNode): PathNode {
+    return (n.item ??= this.node(`${n.full}[]`, `${n.rel}[]`));
+  }
+
+  /** Root node for records of a section (array elements), or for a top-level value when `single`. */
+  private rootFor(section: string | null, single: boolean): PathNode {
+    const k = `${single ? 'v' : 'r'}:${section ?? ''}`;
+    let r = this.roots.get(k);
+    if (!r) {
+      if (section === null) r = new PathNode('', '', null, true);
+      else if (single) {
+        // A top-level non-array value: its own path is the section name; inside it, paths are relative.
+        r = new PathNode(section, '', this.resolve(section, section), true);
+      } else r = new PathNode(`${section}[]`, '', null, true);
+      this.roots.set(k, r);
+    }
+    return r;
+  }
+
+  /** Whether a top-level field (a CSV column) is removed entirely by the policy. */
+  columnDropped(name: string): boolean {
+    const n = this.child(this.rootFor(null, false), name);
+    if (n.rule) return n.rule.action === 'drop';
+    return !n.hasRulesBelow && this.compiled.policy.unknownFields === 'drop';
+  }
+
+  private count(rule: Rule): void {
+    const k = `${rule.path}:${rule.action}`;
+    this.report.rules[k] = (this.report.rules[k] ?? 0) + 1;
+  }
+
+  /** Redacts one record; returns DROP when the whole record is to be removed. */
+  redactRecord(record: unknown, section: string | null = null, where?: { line: number; offset: number }): Redacted {
+    this.report.rows++;
+    return this.walk(record, this.rootFor(section, false), where);
+  }
+
+  /** Redacts a top-level non-array value such as `pagination` or Copilot's `call`. */
+  redactTopValue(value: unknown, section: string, where?: { line: number; offset: number }): Redacted {
+    const root = this.rootFor(section, true);
+    if (root.rule) return this.applyRule(value, root.rule, root, where);
+    if (value !== null && typeof value === 'object') return this.walk(value, root, where);
+    return this.unknown(value, root, where);
+  }
+
+  private walk(v: unknown, n: PathNode, where?: { line: number; offset: number }): Redacted {
+    if (v === null || typeof v !== 'object') {
+      return n.rule ? this.applyRule(v, n.rule, n, where) : this.unknown(v, n, where);
+    }
+    if (n.rule && n.rule.action !== 'keep') return this.applyRule(v, n.rule, n, where);
+    if (!n.rule && !n.hasRulesBelow) return this.unknown(v, n, where);
+    if (Array.isArray(v)) {
+      const it = this.itemOf(n);
+      const out: unknown[] = [];
+      for (const e of v) {
+        const r = this.walk(e, it, where);
+        if (r !== DROP) out.push(r);
+      }
+      return out;
+    }
+    const out: Record<string, unknown> = {};
+    for (const k in v as Record<string, unknown>) {
+      const r = this.walk((v as Record<string, unknown>)[k], this.child(n, k), where);
+      if (r !== DROP) out[k] = r;
+    }
+    return out;
+  }
+
+  private unknown(v: unknown, n: PathNode, where?: { line: number; offset: number }): Redacted {
+    switch (this.compiled.policy.unknownFields) {
+      case 'drop':
+        this.report.unknownFields.dropped++;
+        return DROP;
+      case 'fail':
+        throw new InputError(this.report.source, `field ${n.full || '(record)'} is not covered by the policy (unknownFields: fail)`, where ?? {});
+      default:
+        this.report.unknownFields.kept++;
+        return this.scanDeep(v);
+    }
+  }
+
+  /** Free-text detection over every string in a value. */
+  private scanDeep(v: unknown): unknown {
+    if (typeof v === 'string') return this.scanText(v);
+    if (v === null || typeof v !== 'object') return v;
+    if (Array.isArray(v)) return v.map((e) => this.scanDeep(e));
+    const out: Record<string, unknown> = {};
+    for (const k in v as Record<string, unknown>) out[k] = this.scanDeep((v as Record<string, unknown>)[k]);
+    return out;
+  }
+
+  private applyRule(v: unknown, rule: Rule, n: PathNode, where?: { line: number; offset: number }): Redacted {
+    if (rule.action === 'drop') {
+      this.count(rule);
+      return DROP;
+    }
+    if (rule.action === 'keep') {
+      if (v !== null && typeof v === 'object') return this.walk(v, new PathNode(n.full, n.rel, null, true), where);
+      this.count(rule);
+      return rule.freeText && typeof v === 'string' ? this.scanText(v) : v;
+    }
+    if (Array.isArray(v)) return v.map((e) => this.applyRule(e, rule, n, where)).filter((e) => e !== DROP);
+    if (v !== null && typeof v === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const k in v as Record<string, unknown>) {
+        const r = this.applyRule((v as Record<string, unknown>)[k], rule, n, where);
+        if (r !== DROP) out[k] = r;
+      }
+      return out;
+    }
+    if (v === null || v === undefined || v === '') return v;
+    this.count(rule);
+    return this.transformScalar(v as string | number | boolean, rule);
+  }
+
+  /** The pseudonym/replacement for one scalar under a rule; also feeds the roster. */
+  transformScalar(v: string | number | boolean, rule: Rule): unknown {
+    switch (rule.action) {
+      case 'pseudonymize': {
+        const s = String(v);
+        const out = this.pseudonymize(s, rule.as, rule.prefix);
+        if (rule.roster) this.addToRoster(s, out);
+        return out;
+      }
+      case 'pseudonymize-email': {
+        const s = String(v);
+        const out = this.pz.email(s, rule.keepDomain);
+        if (rule.roster) this.addToRoster(s, out);
+        return out;
+      }
+      case 'mask':
+        return rule.with;
+      case 'round':
+        return roundValue(v, rule.to);
+      case 'bucket':
+        return bucketValue(v, rule.buckets);
+      default:
+        return v;
+    }
+  }
+
+  private pseudonymize(s: string, as: 'name' | 'id' | 'text' | 'phone' | 'auto', prefix?: string): string {
+    switch (as) {
+      case 'name':
+        return this.pz.name(s, prefix);
+      case 'text':
+        return `${prefix ?? 'Text'}-${this.pz.digest('text', s)}-${this.pz.keyId}`;
+      case 'phone':
+        return this.phonePseudonym(s);
+      case 'auto': {
+        const t = s.trim();
+        if (/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(t)) return this.pz.email(t);
+        if (this.roster.has(t) || /^\p{Lu}[\p{L}'’.-]*(?:\s+\p{Lu}[\p{L}'’.-]*)+$/u.test(t)) return this.pz.name(t);
+        return this.pz.id(t, prefix);
+      }
+      default:
+        return this.pz.id(s, prefix);
+    }
+  }
+
+  private phonePseudonym(s: string): string {
+    const p = parsePhoneNumberFromString(s, this.region);
+    return this.pz.id(p ? (p.number as string) : s.replace(/[^\d+]/g, ''), 'Phone');
+  }
+
+  /** Roster values are also matched in free text; each maps to the exact pseudonym its field got. */
+  addToRoster(value: string, replacement: string): void {
+    if (value.includes('@')) return; // emails are found by the email detector already
+    this.roster.add(value, replacement);
+  }
+
+  /** Runs the detectors over a string and replaces what they find. */
+  scanText(s: string): string {
+    if (s.length < 3) return s;
+    const cacheable = s.length <= 96;
+    if (cacheable) {
+      if (this.textCacheRosterVersion !== this.roster.version) {
+        this.textCache.clear();
+        this.textCacheRosterVersion = this.roster.version;
+      }
+      const hit = this.textCache.get(s);
+      if (hit !== undefined) {
+        if (hit !== s) this.recount(hit);
+        return hit;
+      }
+    }
+    const out = this.scanUncached(s);
+    if (cacheable) {
+      if (this.textCache.size >= 50_000) this.textCache.clear();
+      this.textCache.set(s, out);
+    }
+    return out;
+  }
+
+  // A cached replacement still has to show up in the counts: count its pseudonyms again.
+  private recount(out: string): void {
+    const kid = this.pz.keyId;
+    let i = out.indexOf(kid);
+    while (i >= 0) {
+      if (out.startsWith('@', i + kid.length)) this.report.detectors.email++;
+      else if (out.lastIndexOf('Phone-', i) === i - 27) this.report.detectors.phone++;
+      else this.report.detectors['roster-name']++;
+      i = out.indexOf(kid, i + kid.length);
+    }
+    let j = out.indexOf(CREDENTIAL_REPLACEMENT);
+    while (j >= 0) {
+      this.report.detectors.credential++;
+      j = out.indexOf(CREDENTIAL_REPLACEMENT, j + 1);
+    }
+  }
+
+  private scanUncached(s: string): string {
+    const d = this.compiled.policy.detectors;
+    const spans: (Span & { replacement?: string })[] = [];
+    if (d.emails) for (const e of findEmails(s)) if (!isPseudonymEmail(e.value, this.pz.keyId)) spans.push(e);
+    if (d.phones) spans.push(...findPhoneNumbers(s, this.region));
+    if (d.credentials) {
+      spans.push(...findCredentials(s));
+      for (const sec of this.secretsAsStrings) {
+        let i = s.indexOf(sec);
+        while (i >= 0) {
+          spans.push({ start: i, end: i + sec.length, kind: 'credential', value: sec, replacement: CREDENTIAL_REPLACEMENT });
+          i = s.indexOf(sec, i + sec.length);
+        }
+      }
+    }
+    if (d.roster && this.roster.size > 0) spans.push(...this.roster.find(s));
+    if (spans.length === 0) return s;
+    const kept = resolveOverlaps(spans);
+    let out = '';
+    let last = 0;
+    for (const sp of kept) {
+      out += s.slice(last, sp.start);
+      switch (sp.kind) {
+        case 'email':
+          out += this.emailReplacement(sp.value);
+          this.report.detectors.email++;
+          break;
+        case 'phone':
+          out += this.pz.id(sp.normalized ?? sp.value, 'Phone');
+          this.report.detectors.phone++;
+          break;
+        case 'roster-name':
+          out += sp.replacement!;
+          this.report.detectors['roster-name']++;
+          break;
+        case 'credential':
+          out += CREDENTIAL_REPLACEMENT;
+          this.report.detectors.credential++;
+          break;
+      }
+      last = sp.end;
+    }
+    return out + s.slice(last);
+  }
+
+  private emailRule?: Rule | null;
+  /** Emails in free text get the same pseudonym as email fields (including keepDomain if the policy says so). */
+  private emailReplacement(email: string): string {
+    if (this.emailRule === undefined) this.emailRule = this.compiled.policy.rules.find((r) => r.action === 'pseudonymize-email') ?? null;
+    const keepDomain = this.emailRule?.action === 'pseudonymize-email' ? this.emailRule.keepDomain : false;
+    return this.pz.email(email, keepDomain);
+  }
+
+  finishReport(): RedactionReport {
+    this.report.roster.size = this.roster.size;
+    return this.report;
+  }
+}
+
+function isPseudonymEmail(e: string, keyId: string): boolean {
+  const at = e.indexOf('@');
+  return at === 21 + keyId.length && e.slice(21, at) === keyId;
+}
+
+const AMOUNT_RE = /^(\s*[^\d\s.,-]*\s*)(-?)([\d,]*\.?\d+)(\s*\D*)$/;
+
+/** Rounds numbers and amount strings (`$3,000,190.00`) to a multiple of `to`; other values pass unchanged. */
+export function roundValue(v: unknown, to: number): unknown {
+  if (typeof v === 'number') return Math.round(v / to) * to;
+  if (typeof v !== 'string') return v;
+  const m = AMOUNT_RE.exec(v);
+  if (!m) return v;
+  const n = Number(m[3]!.replace(/,/g, ''));
+  if (!Number.isFinite(n)) return v;
+  const r = Math.round(n / to) * to;
+  const body = m[3]!.includes(',') ? r.toLocaleString('en-US') : String(r);
+  return `${m[1]}${m[2]}${body}${m[4]}`;
+}
+
+/** Replaces an amount with its bucket label: `<0`, `0-10000`, `>=1000000`. */
+export function bucketValue(v: unknown, bounds: number[]): unknown {
+  let n: number;
+  if (typeof v === 'number') n = v;
+  else if (typeof v === 'string') {
+    const m = AMOUNT_RE.exec(v);
+    if (!m) return v;
+    n = Number(`${m[2]}${m[3]!.replace(/,/g, '')}`);
+    if (!Number.isFinite(n)) return v;
+  } else return v;
+  if (n < bounds[0]!) return `<${bounds[0]}`;
+  for (let i = 1; i < bounds.length; i++) if (n < bounds[i]!) return `${bounds[i - 1]}-${bounds[i]}`;
+  return `>=${bounds[bounds.length - 1]}`;
+}

@@ -1,0 +1,150 @@
+import { isUtf8 } from 'node:buffer';
+import { Transform, type TransformCallback } from 'node:stream';
+import { Parser as CsvParser } from 'csv-parse';
+import { InputError, UsageError } from '../errors.js';
+import { firstInvalidUtf8, countNewlines, parseJsonSlice } from './json-scanner.js';
+
+export type RedactFormat = 'json' | 'ndjson' | 'csv';
+export const FORMATS: RedactFormat[] = ['json', 'ndjson', 'csv'];
+
+/** From a file name's extension, or null. */
+export function formatFromName(name: string | undefined): RedactFormat | null {
+  if (!name) return null;
+  const n = name.toLowerCase();
+  if (n.endsWith('.ndjson') || n.endsWith('.jsonl')) return 'ndjson';
+  if (n.endsWith('.json')) return 'json';
+  if (n.endsWith('.csv')) return 'csv';
+  return null;
+}
+
+/**
+ * From the first bytes: '[' is JSON; '{' is NDJSON when the first line is a complete value followed by more
+ * lines starting with '{', else JSON; a first line with commas and no braces is CSV. Otherwise null.
+ */
+export function sniffFormat(head: Buffer): RedactFormat | null {
+  let i = 0;
+  if (head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) i = 3;
+  while (i < head.length && (head[i] === 0x20 || head[i] === 0x0a || head[i] === 0x0d || head[i] === 0x09)) i++;
+  if (i >= head.length) return null;
+  const c = head[i];
+  if (c === 0x5b) return 'json';
+  if (c === 0x7b) {
+    const nl = head.indexOf(0x0a, i);
+    if (nl < 0) return 'json';
+    try {
+      JSON.parse(head.subarray(i, nl).toString('utf8'));
+    } catch {
+      return 'json';
+    }
+    let j = nl + 1;
+    while (j < head.length && (head[j] === 0x20 || head[j] === 0x0a || head[j] === 0x0d || head[j] === 0x09)) j++;
+    return j >= head.length || head[j] === 0x7b ? 'ndjson' : 'json';
+  }
+  const nl = head.indexOf(0x0a, i);
+  const first = head.subarray(i, nl < 0 ? head.length : nl).toString('utf8');
+  if (first.includes(',') && !/[{}]/.test(first[0] ?? '')) return 'csv';
+  return null;
+}
+
+export function requireFormat(f: string | undefined): RedactFormat | undefined {
+  if (f === undefined) return undefined;
+  if (!FORMATS.includes(f as RedactFormat)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')} (got ${f})`);
+  return f as RedactFormat;
+}
+
+/** Splits NDJSON into parsed values with line and byte offset; blank lines are skipped. */
+export class NdjsonSplitter {
+  private rest: Buffer = Buffer.alloc(0);
+  private base = 0;
+  private line = 1;
+  constructor(
+    private readonly file: string,
+    private readonly onRecord: (value: unknown, where: { line: number; offset: number }) => void,
+  ) {}
+
+  push(chunk: Buffer): void {
+    const buf = this.rest.length ? Buffer.concat([this.rest, chunk]) : chunk;
+    let start = 0;
+    let nl = buf.indexOf(0x0a);
+    while (nl >= 0) {
+      this.emit(buf, start, nl);
+      start = nl + 1;
+      nl = buf.indexOf(0x0a, start);
+    }
+    this.base += start;
+    this.rest = start < buf.length ? Buffer.from(buf.subarray(start)) : Buffer.alloc(0);
+    if (this.rest.length > 64 * 1024 * 1024) throw new InputError(this.file, 'a line is longer than 64 MiB', { line: this.line, offset: this.base });
+  }
+
+  end(): void {
+    if (this.rest.length) this.emit(this.rest, 0, this.rest.length);
+    this.rest = Buffer.alloc(0);
+  }
+
+  private emit(buf: Buffer, s: number, e: number): void {
+    const line = this.line++;
+    const offset = this.base + s;
+    let a = s;
+    let b = e;
+    while (a < b && (buf[a] === 0x20 || buf[a] === 0x09 || buf[a] === 0x0d)) a++;
+    while (b > a && (buf[b - 1] === 0x20 || buf[b - 1] === 0x09 || buf[b - 1] === 0x0d)) b--;
+    if (a === b) return;
+    this.onRecord(parseJsonSlice(buf.subarray(a, b), this.file, line, offset + (a - s)), { line, offset });
+  }
+}
+
+/** Passes bytes through, failing with file/line/offset at the first invalid UTF-8 sequence. */
+export class Utf8Validator extends Transform {
+  private carry: Buffer = Buffer.alloc(0);
+  private base = 0;
+  private lines = 1;
+  constructor(private readonly file: string) {
+    super();
+  }
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    const buf = this.carry.length ? Buffer.concat([this.carry, chunk]) : chunk;
+    // Hold back an incomplete multi-byte sequence at the end for the next chunk.
+    let cut = buf.length;
+    for (let k = 1; k <= 3 && buf.length - k >= 0; k++) {
+      const c = buf[buf.length - k]!;
+      if ((c & 0xc0) === 0x80) continue;
+      const need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+      if (need > k) cut = buf.length - k;
+      break;
+    }
+    const body = buf.subarray(0, cut);
+    if (!isUtf8(body)) {
+      const bad = firstInvalidUtf8(body);
+      cb(new InputError(this.file, 'invalid UTF-8', { line: this.lines + countNewlines(body, bad), offset: this.base + bad }));
+      return;
+    }
+    this.lines += countNewlines(body);
+    this.base += body.length;
+    this.carry = Buffer.from(buf.subarray(cut));
+    cb(null, body);
+  }
+  override _flush(cb: TransformCallback): void {
+    if (this.carry.length) cb(new InputError(this.file, 'invalid UTF-8 (truncated multi-byte sequence at end of input)', { line: this.lines, offset: this.base }));
+    else cb();
+  }
+}
+
+/** csv-parse configured strictly (quoting errors are errors), yielding arrays with line info. */
+export function csvParser(): CsvParser {
+  return new CsvParser({ bom: true, info: true, skip_empty_lines: true, relax_column_count: false });
+}
+
+/** csv-parse errors as InputError with file, line and byte offset. */
+export function csvInputError(file: string, e: unknown): InputError | unknown {
+  const err = e as { code?: string; message?: string; lines?: number; info?: { bytes?: number; lines?: number }; bytes?: number };
+  if (!err || typeof err.code !== 'string' || !err.code.startsWith('CSV_')) return e;
+  const detail = (err.message ?? 'bad CSV').replace(/^Invalid Record Length: /, 'wrong number of fields: ').replace(/,? ?at line \d+.*$/, '');
+  return new InputError(file, `malformed CSV: ${detail}`, { line: err.lines ?? err.info?.lines, offset: err.bytes ?? err.info?.bytes });
+}
+
+/** RFC 4180 quoting: only fields containing a comma, quote, CR or LF are quoted. */
+export function csvField(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  const s = typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}

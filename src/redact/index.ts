@@ -1,0 +1,346 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream, statSync } from 'node:fs';
+import { Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ConfigError, InputError, UsageError } from '../errors.js';
+import { readOrCreateSecret, type SecretOptions } from '../secrets/index.js';
+import { AtomicFileWriter } from '../util/atomic.js';
+import { DROP, type RedactionReport } from './engine.js';
+import { csvInputError, csvParser, formatFromName, NdjsonSplitter, sniffFormat, Utf8Validator, type RedactFormat } from './formats.js';
+import { findStringEnd, JsonScanner } from './json-scanner.js';
+import { loadPolicyFile, parsePolicy, type Policy } from './policy.js';
+import { detectPreset, presetPolicy, type ShapeHint } from './presets.js';
+import { keyIdOf } from './pseudonym.js';
+import { buildRedactor, type Redactor } from './redactor.js';
+
+export { findEmails, findPhoneNumbers, findCredentials, maskPii, Roster, type Span } from './detectors.js';
+export { PolicySchema, RuleSchema, parsePolicy, loadPolicyFile, type Policy, type PolicyInput, type Rule } from './policy.js';
+export { PRESET_NAMES, presetPolicy, listPresets, detectPreset } from './presets.js';
+export { RecordRedactor, roundValue, bucketValue, CREDENTIAL_REPLACEMENT, type RedactionReport } from './engine.js';
+export { formatFromName, sniffFormat, type RedactFormat } from './formats.js';
+export { verifyRedaction, type VerifyFinding, type VerifyResult } from './verify.js';
+export { createPseudonymizer, pseudonymDigest, keyIdOf, normalizeForPseudonym } from './pseudonym.js';
+export type { Redactor } from './redactor.js';
+
+export const DEFAULT_KEY_REF = 'local:clariguard/pseudonym-key';
+
+/**
+ * The pseudonymisation key: 32 random bytes, stored base64 in a secret store, created on first use.
+ * A value that is not canonical base64 of at least 16 bytes is used as its UTF-8 bytes (so a passphrase-like
+ * key set by hand works too; the rule is deterministic, which the warehouse SQL relies on).
+ */
+export async function loadPseudonymKey(ref = DEFAULT_KEY_REF, opts?: SecretOptions): Promise<{ key: Buffer; keyId: string }> {
+  const { value } = await readOrCreateSecret(ref, () => randomBytes(32).toString('base64'), opts);
+  const raw = value.reveal().trim();
+  let key: Buffer;
+  if (/^[A-Za-z0-9+/]+={0,2}$/.test(raw) && raw.length % 4 === 0 && Buffer.from(raw, 'base64').length >= 16) key = Buffer.from(raw, 'base64');
+  else key = Buffer.from(raw, 'utf8');
+  if (key.length < 16) throw new ConfigError(`${ref}: the pseudonymisation key is shorter than 16 bytes`);
+  return { key, keyId: keyIdOf(key) };
+}
+
+/** A redactor for a known policy: a byte transform per format, one-record redaction, and the report. */
+export function createRedactor(policy: Policy, key: Buffer, options: { sourceName?: string } = {}): Redactor {
+  return buildRedactor(policy, key, { sourceName: options.sourceName, presetName: null });
+}
+
+export interface RedactStreamOptions {
+  format?: RedactFormat;
+  preset?: string;
+  policy?: Policy;
+  key: Buffer;
+  sourceName?: string;
+  /** A file holding the same data as `input`: read once beforehand for the roster (names seen anywhere). */
+  rosterFrom?: string;
+}
+
+const HEAD_BYTES = 256 * 1024;
+
+/** Reads up to `n` bytes from the start of a stream and gives back a stream that still yields everything. */
+async function peek(input: Readable, n: number): Promise<{ head: Buffer; stream: Readable }> {
+  const it = input[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let done = false;
+  while (size < n) {
+    const r = await it.next();
+    if (r.done) {
+      done = true;
+      break;
+    }
+    const b = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+    chunks.push(b);
+    size += b.length;
+  }
+  const head = Buffer.concat(chunks);
+  async function* rest(): AsyncGenerator<Buffer> {
+    if (head.length) yield head;
+    if (done) return;
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return;
+      yield typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+    }
+  }
+  return { head, stream: Readable.from(rest(), { objectMode: false }) };
+}
+
+/** Chooses the preset from the head of the input, or null when the head does not tell. */
+function presetFromHead(head: Buffer, format: RedactFormat, source: string): string | null {
+  if (format === 'csv') {
+    const nl = head.indexOf(0x0a);
+    const line = head.subarray(head[0] === 0xef ? 3 : 0, nl < 0 ? head.length : nl).toString('utf8').replace(/\r$/, '');
+    const cols = line.split(',').map((c) => c.replace(/^"|"$/g, '').trim());
+    return detectPreset({ format, topKeys: [], section: null, recordKeys: cols });
+  }
+  const topKeys: string[] = [];
+  let hint: ShapeHint | null = null;
+  const found = new Error('found');
+  try {
+    const onRecord = (section: string | null, value: unknown): never => {
+      hint = { format, topKeys, section, recordKeys: value && typeof value === 'object' ? Object.keys(value) : [] };
+      throw found;
+    };
+    if (format === 'ndjson') {
+      const s = new NdjsonSplitter(source, (v) => onRecord(null, v));
+      s.push(head);
+    } else {
+      const s = new JsonScanner(source, {
+        open() {},
+        sectionStart(k) {
+          topKeys.push(k);
+        },
+        sectionEnd() {},
+        record: (section, value) => onRecord(section, value),
+        value(k) {
+          topKeys.push(k);
+        },
+        close() {},
+      });
+      s.push(head);
+    }
+  } catch (e) {
+    if (e !== found) return null; // malformed: the real pass reports it with its location
+  }
+  const h = (hint ?? { format, topKeys, section: null, recordKeys: [] }) as ShapeHint;
+  const name = detectPreset(h);
+  return name;
+}
+
+/**
+ * Redacts an export from `input` to `output`. Format and preset are detected when not given (from the
+ * source name, then the first bytes and the first record); an undecidable shape is a UsageError.
+ */
+export async function redactStream(input: Readable, output: Writable, options: RedactStreamOptions): Promise<RedactionReport> {
+  const source = options.sourceName ?? '<stdin>';
+  if (options.policy && options.preset) throw new UsageError('give either a policy or a preset, not both');
+  const { head, stream } = await peek(input, HEAD_BYTES);
+  const format = options.format ?? formatFromName(options.sourceName) ?? sniffFormat(head);
+  if (!format) throw new UsageError(`${source}: cannot tell whether this is JSON, NDJSON or CSV; pass --format`);
+  let policy = options.policy;
+  let presetName: string | null = options.preset ?? null;
+  if (!policy && presetName) policy = presetPolicy(presetName);
+  let autoPreset = false;
+  if (!policy) {
+    presetName = presetFromHead(head, format, source);
+    if (presetName) policy = presetPolicy(presetName);
+    else {
+      // The head did not show a record yet (a huge first value); decide on the first record while streaming.
+      autoPreset = true;
+      policy = parsePolicy({ rules: [] });
+    }
+  }
+  const redactor = buildRedactor(policy, options.key, { sourceName: source, presetName, autoPreset });
+  if (options.rosterFrom && !autoPreset) await rosterPrepass(redactor, options.rosterFrom, format);
+  await pipeline(stream, redactor.transform(format), output);
+  return redactor.report();
+}
+
+/**
+ * Fills the roster before the real pass, so a name mentioned in free text before its owner's record (entries
+ * before users[]) is still found. JSON/NDJSON: a byte search for the roster fields' keys (fast, a superset:
+ * the same key elsewhere also counts). CSV: the roster columns, parsed.
+ */
+export async function rosterPrepass(redactor: Redactor, file: string, format: RedactFormat): Promise<void> {
+  const engine = redactor.engine;
+  const rules = engine.rosterRules();
+  if (rules.length === 0) return;
+  engine.report.roster.prepass = true;
+  if (format === 'csv') {
+    const cols = new Map(rules.map((r) => [r.path, r]));
+    let header: string[] | null = null;
+    const parser = csvParser();
+    try {
+      await pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), new Utf8Validator(file), parser, async (rows: AsyncIterable<{ record: string[] }>) => {
+        for await (const { record } of rows) {
+          if (!header) {
+            header = record;
+            continue;
+          }
+          for (let i = 0; i < header.length; i++) {
+            const r = cols.get(header[i]!);
+            if (r && record[i]) engine.transformScalar(record[i]!, r);
+          }
+        }
+      });
+    } catch (e) {
+      throw csvInputError(file, e);
+    }
+    return;
+  }
+  const patterns = rules.map((r) => {
+    const leaf = r.path.replace(/\[\]$/, '').split(/\.|\[\]\./).pop()!;
+    return { rule: r, pat: Buffer.from(JSON.stringify(leaf)) };
+  });
+  const OVER = 64 * 1024;
+  let carry = Buffer.alloc(0);
+  const scan = (buf: Buffer, limit: number): void => {
+    for (const { rule, pat } of patterns) {
+      let p = buf.indexOf(pat);
+      while (p >= 0 && p < limit) {
+        let q = p + pat.length;
+        while (q < buf.length && (buf[q] === 0x20 || buf[q] === 0x0a || buf[q] === 0x0d || buf[q] === 0x09)) q++;
+        if (buf[q] === 0x3a && buf[p - 1] !== 0x5c) {
+          q++;
+          while (q < buf.length && (buf[q] === 0x20 || buf[q] === 0x0a || buf[q] === 0x0d || buf[q] === 0x09)) q++;
+          if (buf[q] === 0x22) {
+            const e = findStringEnd(buf, q + 1);
+            if (e > 0) {
+              try {
+                const v = JSON.parse(buf.subarray(q, e + 1).toString('utf8')) as string;
+                if (v) engine.transformScalar(v, rule);
+              } catch {
+                // malformed: the real pass reports it with its location
+              }
+            }
+          }
+        }
+        p = buf.indexOf(pat, p + 1);
+      }
+    }
+  };
+  for await (const chunk of createReadStream(file, { highWaterMark: 4 << 20 })) {
+    const buf = carry.length ? Buffer.concat([carry, chunk as Buffer]) : (chunk as Buffer);
+    const limit = Math.max(0, buf.length - OVER);
+    scan(buf, limit);
+    carry = Buffer.from(buf.subarray(limit));
+  }
+  scan(carry, carry.length);
+}
+
+export interface RedactFileOptions {
+  in?: string;
+  out?: string;
+  format?: RedactFormat;
+  preset?: string;
+  policyFile?: string;
+  policy?: Policy;
+  key: Buffer;
+  /** Skip the roster pre-pass over an input file (one pass only; names are then known once seen). */
+  singlePass?: boolean;
+  stdin?: Readable;
+  stdout?: Writable;
+}
+
+/**
+ * What `clariguard redact` does: file or stdin in, file (atomically) or stdout out. On any error the output
+ * file is not created, so there is never a half-redacted file.
+ */
+export async function redactFile(o: RedactFileOptions): Promise<RedactionReport> {
+  if (o.policyFile && o.preset) throw new UsageError('use either --policy or --preset, not both');
+  const policy = o.policy ?? (o.policyFile ? loadPolicyFile(o.policyFile) : undefined);
+  let input: Readable;
+  if (o.in && o.in !== '-') {
+    try {
+      if (!statSync(o.in).isFile()) throw new UsageError(`${o.in} is not a file`);
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      throw new InputError(o.in, `cannot read: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+    input = createReadStream(o.in, { highWaterMark: 1 << 20 });
+  } else input = o.stdin ?? process.stdin;
+  const sourceName = o.in && o.in !== '-' ? o.in : '<stdin>';
+  const writer = o.out && o.out !== '-' ? new AtomicFileWriter(o.out, { mode: 0o600 }) : undefined;
+  const output = writer ?? o.stdout ?? process.stdout;
+  try {
+    const report = await redactStream(input, output, {
+      format: o.format ?? formatFromName(o.in) ?? undefined,
+      preset: o.preset,
+      policy,
+      key: o.key,
+      sourceName,
+      rosterFrom: o.in && o.in !== '-' && !o.singlePass ? o.in : undefined,
+    });
+    if (writer) await writer.commit();
+    return report;
+  } catch (e) {
+    if (writer) await writer.abort();
+    input.destroy();
+    throw e;
+  }
+}
+
+/**
+ * Streams the records of an export: for the normalised forecast JSON one item per element of users[],
+ * entries[], fields[], timePeriods[], timeFrames[] (section = that key) and each other top-level object value;
+ * for NDJSON or a top-level array section null; CSV rows as objects keyed by the header.
+ */
+export async function* parseRecords(
+  input: Readable,
+  format: RedactFormat,
+  sourceName: string,
+): AsyncIterable<{ section: string | null; record: Record<string, unknown> }> {
+  type Item = { section: string | null; record: Record<string, unknown> };
+  if (format === 'csv') {
+    const parser = csvParser();
+    const src = input.pipe(new Utf8Validator(sourceName));
+    src.on('error', (e) => parser.destroy(e));
+    input.on('error', (e) => parser.destroy(e));
+    src.pipe(parser);
+    let header: string[] | null = null;
+    try {
+      for await (const { record } of parser as AsyncIterable<{ record: string[] }>) {
+        if (!header) {
+          header = record;
+          continue;
+        }
+        const o: Record<string, unknown> = {};
+        for (let i = 0; i < header.length; i++) o[header[i]!] = record[i];
+        yield { section: null, record: o };
+      }
+    } catch (e) {
+      throw csvInputError(sourceName, e);
+    }
+    return;
+  }
+  let queue: Item[] = [];
+  const asRecord = (v: unknown): Record<string, unknown> => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : { value: v });
+  const scanner =
+    format === 'ndjson'
+      ? new NdjsonSplitter(sourceName, (v) => queue.push({ section: null, record: asRecord(v) }))
+      : new JsonScanner(sourceName, {
+          open() {},
+          sectionStart() {},
+          sectionEnd() {},
+          record: (section, v) => queue.push({ section, record: asRecord(v) }),
+          value: (section, v) => {
+            if (v !== null && typeof v === 'object' && !Array.isArray(v)) queue.push({ section, record: v as Record<string, unknown> });
+          },
+          close() {},
+        });
+  for await (const chunk of input) {
+    scanner.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+    const q = queue;
+    queue = [];
+    yield* q;
+  }
+  scanner.end();
+  yield* queue;
+}
+
+/** Redacts records already in memory (tests, small jobs): same engine, no streams. */
+export function redactRecords(records: { section: string | null; record: unknown }[], policy: Policy, key: Buffer): { records: unknown[]; report: RedactionReport } {
+  const r = createRedactor(policy, key);
+  const out = records.map((x) => r.engine.redactRecord(x.record, x.section)).filter((x) => x !== DROP);
+  return { records: out, report: r.report() };
+}
