@@ -58,7 +58,8 @@ export class AtomicFileWriter extends Writable {
   private done = false;
 
   constructor(target: string, options: { mode?: number; highWaterMark?: number } = {}) {
-    super({ highWaterMark: options.highWaterMark ?? 1 << 20 });
+    // autoDestroy off: destroying after 'finish' would remove the temp file before commit() renames it.
+    super({ highWaterMark: options.highWaterMark ?? 1 << 20, autoDestroy: false });
     this.target = target;
     this.tempPath = tempPathFor(target);
     this.mode = options.mode ?? 0o600;
