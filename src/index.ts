@@ -16,5 +16,6 @@ export { scan, scanWithRules, writeScanBaseline, formatText, toSarif, toJsonRepo
 export { loadPseudonymKey, createRedactor, redactStream, redactFile, parseRecords, verifyRedaction, findEmails, findPhoneNumbers, findCredentials, maskPii, presetPolicy, listPresets, detectPreset, parsePolicy, loadPolicyFile, PolicySchema, PRESET_NAMES, DEFAULT_KEY_REF, type Policy as RedactionPolicy, type RedactionReport, type Redactor, type VerifyResult, type VerifyFinding, type RedactFormat } from './redact/index.js';
 export { createClariClient, ClariApiError, type ClariClient, type ClariClientOptions, type ClariJob, type ClariLimits, type ForecastExportRequest } from './clari/index.js';
 export { startSandbox, type SandboxOptions, type SandboxHandle } from './sandbox/index.js';
+export { runAudit, formatReport, CHECKS as AUDIT_CHECKS, CHECK_IDS as AUDIT_CHECK_IDS, AuditConfigSchema, auditConfigJsonSchema, loadAuditConfig, validateAuditConfig, parseRoster, AUDIT_FORMATS, type AuditOptions, type AuditReport, type AuditSummary, type AuditConfig, type AuditCheck, type AuditContext, type CheckResult, type CheckStatus, type AuditFormat, type FailOn } from './audit/index.js';
 export { main as runCli } from './cli/main.js';
 export { VERSION } from './version.js';

@@ -127,8 +127,8 @@ export interface LoadedConfig {
 }
 
 /** Reads and validates a clariguard.yml. Exit 66 when missing, 78 when invalid (one line: file and field path). */
-export function loadAuditConfig(file: string): LoadedConfig {
-  const path = resolve(file);
+export function loadAuditConfig(file: string, cwd = process.cwd()): LoadedConfig {
+  const path = resolve(cwd, file);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

@@ -9,10 +9,11 @@ import { registerRotateCommand } from './commands/rotate.js';
 import { registerScanCommand } from './commands/scan.js';
 import { registerRedactCommands } from './commands/redact.js';
 import { registerWarehouseCommands } from './commands/warehouse.js';
+import { registerAuditCommand } from './commands/audit.js';
 import { VERSION } from '../version.js';
 
 /** Every command module, in help order. Adding a command = one module + one line here. */
-const COMMANDS: RegisterCommand[] = [registerSecretCommands, registerRunCommand, registerDemoCommand, registerRotateCommand, registerScanCommand, registerRedactCommands, registerWarehouseCommands];
+const COMMANDS: RegisterCommand[] = [registerSecretCommands, registerRunCommand, registerDemoCommand, registerRotateCommand, registerScanCommand, registerRedactCommands, registerWarehouseCommands, registerAuditCommand];
 
 export function buildProgram(setExitCode: (code: number) => void): Command {
   const program = new Command('clariguard')
