@@ -203,6 +203,8 @@ export async function resumeRotation(refInput: string | SecretRef, o: ResumeOpti
       }
       await createStep(c, j, await tokenOf(o.newToken), report);
     }
+  } else {
+    report.steps.push({ step: 'create', status: 'already-done', detail: `pending version ${j.pendingVersionId ?? 'unknown'}` });
   }
   return runFrom(c, j, consumers, o, report);
 }
