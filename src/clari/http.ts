@@ -149,7 +149,8 @@ export async function errorFromResponse(res: Response, operation: string): Promi
     const j = JSON.parse(text) as Record<string, unknown>;
     const first = Array.isArray(j.errors) && j.errors.length > 0 ? (j.errors[0] as Record<string, unknown>) : j;
     if (typeof first.code === 'string' && /^[A-Za-z_][A-Za-z0-9_ .-]{0,63}$/.test(first.code)) {
-      code = first.code.trim().toLowerCase().replace(/[ .-]+/g, '_');
+      // Activity errors say "Bad request"; the rest are snake_case (invalid_jobId keeps its case).
+      code = /\s/.test(first.code.trim()) ? first.code.trim().toLowerCase().replace(/[ .-]+/g, '_') : first.code.trim();
     }
     if (typeof first.message === 'string') message = first.message;
     else if (typeof j.error === 'string') message = j.error;

@@ -10,10 +10,12 @@ import { registerScanCommand } from './commands/scan.js';
 import { registerRedactCommands } from './commands/redact.js';
 import { registerWarehouseCommands } from './commands/warehouse.js';
 import { registerAuditCommand } from './commands/audit.js';
+import { registerExportCommands } from './commands/export.js';
+import { registerSandboxCommand } from './commands/sandbox.js';
 import { VERSION } from '../version.js';
 
 /** Every command module, in help order. Adding a command = one module + one line here. */
-const COMMANDS: RegisterCommand[] = [registerSecretCommands, registerRunCommand, registerDemoCommand, registerRotateCommand, registerScanCommand, registerRedactCommands, registerWarehouseCommands, registerAuditCommand];
+const COMMANDS: RegisterCommand[] = [registerSecretCommands, registerRunCommand, registerDemoCommand, registerRotateCommand, registerScanCommand, registerRedactCommands, registerWarehouseCommands, registerAuditCommand, registerExportCommands, registerSandboxCommand];
 
 export function buildProgram(setExitCode: (code: number) => void): Command {
   const program = new Command('clariguard')
