@@ -92,10 +92,14 @@ export class PiiSampler {
     this.reverser = new DigestReverser(roster ?? []);
   }
   inspect(value: string): ValueFindings {
+    const emailSpans = findEmails(value);
+    // A name inside an address is the address's finding, not a second one.
+    let rest = value;
+    for (const s of emailSpans) rest = rest.slice(0, s.start) + ' '.repeat(s.end - s.start) + rest.slice(s.end);
     return {
-      emails: findEmails(value).map((s) => s.value).filter(isRealEmail).map(maskEmail),
+      emails: emailSpans.map((s) => s.value).filter(isRealEmail).map(maskEmail),
       phones: findPhoneNumbers(value).map((s) => maskPhone(s.normalized ?? s.value)),
-      names: this.names.find(value).map((s) => maskName(s.value)),
+      names: this.names.find(rest).map((s) => maskName(s.value)),
       digests: this.reverser.find(value),
     };
   }

@@ -88,7 +88,7 @@ export async function auditWarehouseGrants(client: pg.Client, w: WarehouseConfig
 
   // Every role that can SELECT from any table, directly, through PUBLIC, through membership or pg_read_all_data.
   const selectors = await client.query<{ rolname: string; rolsuper: boolean; tables: string[]; allowed: boolean; via: string }>(
-    `select r.rolname, r.rolsuper, array_agg(c.relname order by c.relname) as tables,
+    `select r.rolname, r.rolsuper, array_agg(c.relname::text order by c.relname) as tables,
             bool_and(r.rolname = any($2::text[])
                   or r.rolsuper
                   or pg_has_role(r.oid, c.relowner, 'USAGE')
