@@ -4,6 +4,54 @@ import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 
+/**
+ * Temp files of writers still in progress. They are removed if the process exits or is interrupted
+ * (SIGINT/SIGTERM/SIGHUP) before commit, so a cancelled export leaves nothing behind. Only SIGKILL can
+ * leave one, and it is a hidden `.NAME.PID.RANDOM.tmp` file beside the target, never the target itself.
+ */
+const activeTemps = new Set<string>();
+let hooksInstalled = false;
+const CLEANUP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+function removeActiveTempsSync(): void {
+  for (const p of activeTemps) rmSync(p, { force: true });
+  activeTemps.clear();
+}
+
+function onSignal(sig: NodeJS.Signals): void {
+  removeActiveTempsSync();
+  // Re-raise only if nobody else handles this signal, so the process still dies of it.
+  if (process.listenerCount(sig) <= 1) {
+    uninstallHooks();
+    process.kill(process.pid, sig);
+  }
+}
+const signalHandlers = new Map<NodeJS.Signals, () => void>(CLEANUP_SIGNALS.map((s) => [s, () => onSignal(s)]));
+
+function installHooks(): void {
+  if (hooksInstalled) return;
+  hooksInstalled = true;
+  process.on('exit', removeActiveTempsSync);
+  for (const [sig, h] of signalHandlers) process.on(sig, h);
+}
+
+function uninstallHooks(): void {
+  if (!hooksInstalled) return;
+  hooksInstalled = false;
+  process.off('exit', removeActiveTempsSync);
+  for (const [sig, h] of signalHandlers) process.off(sig, h);
+}
+
+function trackTemp(p: string): void {
+  activeTemps.add(p);
+  installHooks();
+}
+
+function untrackTemp(p: string): void {
+  activeTemps.delete(p);
+  if (activeTemps.size === 0) uninstallHooks();
+}
+
 /** A temp path beside `target`, so the final rename stays on one filesystem and is atomic. */
 export function tempPathFor(target: string): string {
   return join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
@@ -66,6 +114,7 @@ export class AtomicFileWriter extends Writable {
   }
 
   override _construct(cb: (err?: Error | null) => void): void {
+    trackTemp(this.tempPath);
     open(this.tempPath, 'wx', this.mode).then(
       (h) => {
         this.handle = h;
@@ -93,6 +142,7 @@ export class AtomicFileWriter extends Writable {
     const close = h ? h.close().catch(() => undefined) : Promise.resolve();
     close.then(async () => {
       if (!this.done) await rm(this.tempPath, { force: true });
+      untrackTemp(this.tempPath);
       cb(err);
     });
   }
@@ -104,6 +154,7 @@ export class AtomicFileWriter extends Writable {
     this.handle = undefined;
     await rename(this.tempPath, this.target);
     this.done = true;
+    untrackTemp(this.tempPath);
     fsyncDir(dirname(this.target));
   }
 
@@ -113,6 +164,7 @@ export class AtomicFileWriter extends Writable {
     await this.handle?.close().catch(() => undefined);
     this.handle = undefined;
     await rm(this.tempPath, { force: true });
+    untrackTemp(this.tempPath);
     if (!this.destroyed) this.destroy();
   }
 }
