@@ -4,6 +4,7 @@ import { EnvBackend } from './env.js';
 import { LocalStore } from './local.js';
 import { AwsSecretsManagerBackend } from './aws-sm.js';
 import { DotenvBackend } from './dotenv.js';
+import { VaultBackend } from './vault.js';
 
 export type BackendFactory = (ctx: BackendContext) => SecretBackend;
 
@@ -13,6 +14,7 @@ const factories: Record<string, BackendFactory> = {
   env: (ctx) => EnvBackend.fromContext(ctx),
   'aws-sm': (ctx) => AwsSecretsManagerBackend.fromContext(ctx),
   dotenv: (ctx) => DotenvBackend.fromContext(ctx),
+  vault: (ctx) => VaultBackend.fromContext(ctx),
 };
 
 export function registerBackend(scheme: string, factory: BackendFactory): void {
