@@ -122,7 +122,8 @@ export function readValue(text: string, pos: number): { start: number; end: numb
     if (i >= text.length || text[i] === '\n') return null; // unterminated: not a literal we understand
     return { start, end: i, quoted: true };
   }
-  while (i < text.length && !/[\s"'`,;#)}\]<>|&\\]/.test(text[i])) i++;
+  // `#` only starts a comment after whitespace (dotenv, shell, YAML), which already ends the value.
+  while (i < text.length && !/[\s"'`,;)}\]<>|&\\]/.test(text[i])) i++;
   if (i === start) return null;
   return { start, end: i, quoted: false };
 }
@@ -163,7 +164,11 @@ export function forEachAssignment(
     let sepEnd: number;
     if (two === ':=' || two === '=>' || two === '<-' || two === '?=' || two === '+=') sepEnd = j + 2;
     else if (text[j] === '=' && text[j + 1] !== '=') sepEnd = j + 1;
-    else if (text[j] === ':' && text[j + 1] !== ':') sepEnd = j + 1;
+    else if (text[j] === ':' && text[j + 1] !== ':') {
+      // A typed declaration (TypeScript `name: string = '…'`, Kotlin/Swift `val name: String = "…"`).
+      const typed = /^:\s*[A-Za-z_][\w.<>[\]|?]*\s*=\s*(?=\\?["'`])/.exec(text.slice(j, j + 80));
+      sepEnd = typed ? j + typed[0].length : j + 1; // (only when a quoted literal follows)
+    }
     else if (text[j] === ',' && /[("'[]\s*$/.test(text.slice(Math.max(0, m.index - 3), m.index))) sepEnd = j + 1; // ("apikey", "v")
     else if (j > i && /^-{1,2}[A-Za-z]/.test(name)) sepEnd = j; // --clari-token VALUE
     else continue;
@@ -177,4 +182,4 @@ export function forEachAssignment(
 }
 
 /** Names that name something about a secret (its file, URL, id, length), not the secret itself. */
-export const NOT_A_SECRET_NAME = /(_|-|\.|\b|[a-z])(url|uri|path|file|dir|name|id|ids|endpoint|host|env|var|ref|header|length|len|type|prefix|expires?|expiry|ttl|count|version|scope|enabled|rotated(at)?|created(at)?)$/i;
+export const NOT_A_SECRET_NAME = /(_|-|\.|\b|[a-z])(url|uri|path|file|dir|name|id|ids|endpoint|host|env|var|ref|header|length|len|type|prefix|expires?|expiry|ttl|count|version|scope|enabled|rotated(at)?|created(at)?|hash|sha\d*|digest|fingerprint|checksum|md5|hint|masked)$/i;
