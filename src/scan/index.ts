@@ -42,12 +42,12 @@ export async function readKnownValues(refs: string[], env?: ScanOptions['env']):
 }
 
 /** The rules a scan runs, in priority order. */
-export function resolveRules(options: Pick<ScanOptions, 'rules' | 'noDefaultRules' | 'ruleIds'>, knownValues: string[]): Rule[] {
+export function resolveRules(options: Pick<ScanOptions, 'rules' | 'noDefaultRules' | 'ruleIds' | 'cwd'>, knownValues: string[]): Rule[] {
   const rules: Rule[] = [];
   if (knownValues.length) rules.push(knownTokenRule(knownValues));
   if (!options.noDefaultRules) rules.push(...DEFAULT_RULES);
   if (options.rules) {
-    for (const r of loadRulesFile(options.rules)) {
+    for (const r of loadRulesFile(resolve(options.cwd ?? process.cwd(), options.rules))) {
       if (rules.some((x) => x.id === r.id)) throw new UsageError(`${options.rules}: rule id ${r.id} is already a built-in rule`);
       rules.push(r);
     }
@@ -88,7 +88,7 @@ async function prepare(options: ScanOptions): Promise<Prepared> {
   if (options.history && options.staged) throw new UsageError('--history and --staged cannot be combined');
   if (options.since && !options.history) throw new UsageError('--since needs --history');
   const known = [...(options.known ?? []), ...(options.knownRefs?.length ? await readKnownValues(options.knownRefs, env) : [])];
-  const rules = resolveRules(options, known.map((k) => k.reveal()));
+  const rules = resolveRules({ ...options, cwd }, known.map((k) => k.reveal()));
   if (rules.length === 0) throw new UsageError('no rules to run (--no-default-rules needs --rules FILE or --known REF)');
   const repoRoot = repoRootOf(cwd);
   const { key, keyId } = scanKeyFor(repoRoot, env);
