@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAudit, type AuditOptions } from '../../src/audit/runner.js';
 import { formatReport, AUDIT_FORMATS } from '../../src/audit/report.js';
 import { registerBackend, type SecretBackend } from '../../src/secrets/index.js';
+import { readersFromPolicy } from '../../src/secrets/backends/aws-sm.js';
 import { canary, expectNoLeak } from '../helpers/canary.js';
 import { tempDir } from '../helpers/cli.js';
 import { commitAll, gitInit, git, SIGNED_URL, storeToken, write } from './fixtures.js';
@@ -155,12 +156,26 @@ describe('token-access-audited', () => {
   });
 
   it('compares resource-policy principals with allowedTokenReaders; wildcards fail', async () => {
+    // The real policy parser of the aws-sm backend, fed the resource policy GetResourcePolicy would return.
+    const stmt = (sid: string, principal: unknown) => ({ Sid: sid, Effect: 'Allow', Principal: principal, Action: 'secretsmanager:GetSecretValue', Resource: '*' });
     let principals = ['arn:aws:iam::123456789012:role/clari-export'];
     let wildcard = false;
-    const fake = { scheme: 'aws-sm', capabilities: { readers: true }, readers: async () => ({ principals, evidence: ['policy statement AllowExport'], wildcard }) } as unknown as SecretBackend;
+    const policy = () =>
+      JSON.stringify({ Version: '2012-10-17', Statement: principals.map((p, i) => stmt(`S${i}`, p === '*' ? '*' : { AWS: p })) });
+    const fake = {
+      scheme: 'aws-sm',
+      capabilities: { readers: true },
+      readers: async () => {
+        const r = readersFromPolicy(policy(), '123456789012');
+        expect(r.wildcard).toBe(wildcard);
+        return r;
+      },
+    } as unknown as SecretBackend;
     registerBackend('aws-sm', () => fake);
     const cfg = { token: 'aws-sm://clari/prod/api-token?region=us-east-1', allowedTokenReaders: ['arn:aws:iam::123456789012:role/clari-*'] };
-    expect((await audit('token-access-audited', cfg)).status).toBe('pass');
+    const pass = await audit('token-access-audited', cfg);
+    expect(pass.status, pass.evidence.join('\n')).toBe('pass');
+    expect(pass.evidence).toContain('can read: arn:aws:iam::123456789012:role/clari-export');
     principals = [...principals, 'arn:aws:iam::999999999999:root'];
     const extra = await audit('token-access-audited', cfg);
     expect(extra.status).toBe('fail');

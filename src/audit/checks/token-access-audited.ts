@@ -57,7 +57,9 @@ export const tokenAccessAudited: AuditCheck = {
     if (!allowed.length) {
       return { status: 'warn', evidence: [...evidence, 'allowedTokenReaders is empty: nothing to compare the readers with'], remediation: 'List the principals that may read the token in allowedTokenReaders.' };
     }
-    const extra = report.principals.filter((p) => !principalAllowed(p, allowed));
+    // The owning account (through its identity policies) is always a reader; it is listed, not compared.
+    const compared = report.principals.filter((p) => !/\(IAM principals allowed by identity policies\)$/.test(p));
+    const extra = compared.filter((p) => !principalAllowed(p.replace(/ \([^)]*\)$/, ''), allowed) && !principalAllowed(p, allowed));
     if (extra.length) return { status: 'fail', evidence: [...evidence, ...extra.map((p) => `not in allowedTokenReaders: ${p}`)], remediation: this.remediation };
     return { status: 'pass', evidence: [...evidence, `every reader is in allowedTokenReaders (${allowed.length} allowed)`], remediation: this.remediation };
   },
