@@ -5,6 +5,7 @@ import { LocalStore } from './local.js';
 import { AwsSecretsManagerBackend } from './aws-sm.js';
 import { DotenvBackend } from './dotenv.js';
 import { VaultBackend } from './vault.js';
+import { OnePasswordBackend } from './onepassword.js';
 
 export type BackendFactory = (ctx: BackendContext) => SecretBackend;
 
@@ -15,6 +16,7 @@ const factories: Record<string, BackendFactory> = {
   'aws-sm': (ctx) => AwsSecretsManagerBackend.fromContext(ctx),
   dotenv: (ctx) => DotenvBackend.fromContext(ctx),
   vault: (ctx) => VaultBackend.fromContext(ctx),
+  op: (ctx) => OnePasswordBackend.fromContext(ctx),
 };
 
 export function registerBackend(scheme: string, factory: BackendFactory): void {
