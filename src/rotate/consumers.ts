@@ -131,7 +131,7 @@ export function parseConsumers(text: string, file: string): ConsumerCheck[] {
   const top = z.strictObject({ consumers: z.array(z.unknown()).min(1) }).safeParse(data);
   if (!top.success) {
     const issue = top.error.issues[0];
-    const msg = data === null || typeof data !== 'object' ? 'expected a mapping with a "consumers" list' : describeIssue(issue);
+    const msg = data === null || typeof data !== 'object' || Array.isArray(data) ? 'expected a mapping with a "consumers" list' : describeIssue(issue);
     throw new InputError(file, msg, where(issue.path));
   }
   const dir = dirname(resolve(file));

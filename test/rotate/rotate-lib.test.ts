@@ -157,6 +157,7 @@ describe('rotation library (local store, Clari over loopback HTTP)', () => {
     expect((await readSecret(REF, { env, stage: 'previous' })).reveal()).toBe(newToken);
     d = await describeSecret(REF, { env });
     expect(d.tags[ROTATED_AT_TAG]).toBe(firstRotatedAt); // the restored token keeps its own age
+    expect(d.rotatedAt).toBe(firstRotatedAt); // what the audit's token-age check reads
 
     clari.revoke(newToken);
     const refused = await failure(rollbackRotation(REF, opts()));

@@ -8,7 +8,7 @@ import { clariguardHome } from '../../util/paths.js';
 import { writeFileAtomicSync } from '../../util/atomic.js';
 import type { SecretRef } from '../ref.js';
 import { SecretValue } from '../value.js';
-import { journalFromTags } from '../journal.js';
+import { journalFromTags, ROTATED_AT_TAG } from '../journal.js';
 import type {
   BackendContext,
   ReadOptions,
@@ -400,6 +400,9 @@ function applyTags(secret: StoredSecret, tags: Record<string, string | null>): v
     if (v === null) delete secret.tags[k];
     else secret.tags[k] = v;
   }
+  // `rotate --rollback` restores the date of the token it brings back: keep the native date in step.
+  const at = tags[ROTATED_AT_TAG];
+  if (typeof at === 'string' && !Number.isNaN(Date.parse(at))) secret.rotatedAt = at;
 }
 
 function sanitize(msg: string): string {
