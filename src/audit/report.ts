@@ -55,7 +55,7 @@ export function toText(report: AuditReport): string {
   for (const c of rows) {
     lines.push(`${LABEL[c.status].padEnd(6)}  ${c.id.padEnd(idW)}  ${c.title}`);
     for (const e of c.evidence) lines.push(`${' '.repeat(8)}- ${e}`);
-    if (c.status !== 'pass') lines.push(`${' '.repeat(8)}fix: ${c.remediation}`);
+    if (c.status === 'fail' || c.status === 'warn') lines.push(`${' '.repeat(8)}fix: ${c.remediation}`);
   }
   lines.push('', summaryLine(report));
   return `${lines.join('\n')}\n`;

@@ -33,6 +33,8 @@ export interface AuditOptions {
   failOn?: FailOn;
   env?: Readonly<Record<string, string | undefined>>;
   now?: Date;
+  /** Called before each check runs (progress display). */
+  onCheck?: (check: AuditCheck, index: number, total: number) => void;
   /** Checks to run instead of the built-in list (tests). */
   checks?: readonly AuditCheck[];
 }
@@ -132,7 +134,8 @@ export async function runAudit(options: AuditOptions = {}): Promise<AuditReport>
   const ctx = auditContext(config, configPath, { env: options.env, now: options.now, baseDir: options.config !== undefined ? resolve(options.baseDir ?? cwd) : undefined });
 
   const checks: CheckResult[] = [];
-  for (const check of selected) {
+  for (const [i, check] of selected.entries()) {
+    options.onCheck?.(check, i, selected.length);
     let outcome;
     try {
       outcome = await check.run(ctx);

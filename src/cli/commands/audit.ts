@@ -7,7 +7,7 @@ import { runAudit, type FailOn } from '../../audit/runner.js';
 import { maskKnownSecrets } from '../../masking/registry.js';
 import { writeFileAtomicSync } from '../../util/atomic.js';
 import { collect, type CliContext } from '../context.js';
-import { say, writeOut } from '../io.js';
+import { progressEnabled, say, writeOut } from '../io.js';
 
 interface AuditCliOptions {
   config?: string;
@@ -46,7 +46,13 @@ export function registerAuditCommand({ program, setExitCode }: CliContext): void
         return;
       }
       const only = opts.only.flatMap((o) => o.split(',')).map((s) => s.trim()).filter(Boolean);
-      const report = await runAudit({ configPath: opts.config, failOn: opts.failOn, only });
+      const report = await runAudit({
+        configPath: opts.config,
+        failOn: opts.failOn,
+        only,
+        onCheck: progressEnabled() ? (c, i, n) => process.stderr.write(`\r\x1b[K[${i + 1}/${n}] ${c.id}…`) : undefined,
+      });
+      if (progressEnabled()) process.stderr.write('\r\x1b[K');
       const format: AuditFormat = opts.json ? 'json' : opts.format;
       const text = maskKnownSecrets(formatReport(report, format));
       if (opts.output) {
