@@ -13,8 +13,12 @@ export interface WarehouseRecord {
 }
 
 export interface LoadOptions extends SecretOptions {
-  /** postgres://…, pglite:DIR, a secret reference holding one, or an already resolved target. */
-  target: string | WarehouseTarget;
+  /**
+   * postgres://…, pglite:DIR, a secret reference holding one, an already resolved target, or an open
+   * connection from openWarehouse() (left open: useful to load several exports into one PGlite directory,
+   * which takes seconds to open).
+   */
+  target: string | WarehouseTarget | WarehouseDb;
   records: AsyncIterable<WarehouseRecord> | Iterable<WarehouseRecord>;
   /** The export's shape; `auto` routes each record by its section and fields. */
   kind: ExportKind;
@@ -317,8 +321,8 @@ function dbError(db: WarehouseDb, operation: string, e: unknown): ClariguardErro
 export async function loadRecordsIntoWarehouse(o: LoadOptions): Promise<LoadResult> {
   const schema = checkIdentifier(o.schema ?? 'clari', 'schema');
   if (!o.jobId) throw new UsageError('a warehouse load needs the export job id');
-  const target = typeof o.target === 'string' ? await resolveWarehouseTarget(o.target, o) : o.target;
-  const db = await openWarehouse(target);
+  const given = typeof o.target === 'object' && 'query' in o.target ? o.target : null;
+  const db = given ?? (await openWarehouse(typeof o.target === 'string' ? await resolveWarehouseTarget(o.target, o) : (o.target as WarehouseTarget)));
   const jobField = csvField(o.jobId);
   let period = o.period ?? null;
   const source = o.sourceName ?? `${o.kind} export ${o.jobId}`;
@@ -395,6 +399,6 @@ export async function loadRecordsIntoWarehouse(o: LoadOptions): Promise<LoadResu
     if (inTx) await db.exec('ROLLBACK').catch(() => undefined);
     throw dbError(db, step, e);
   } finally {
-    await db.close();
+    if (!given) await db.close();
   }
 }
