@@ -224,6 +224,9 @@ async function writeExport(a: WriteArgs): Promise<{ report?: RedactionReport }> 
   const mid = needsConvert ? new PassThrough({ highWaterMark: 1 << 16 }) : undefined;
   const sink: Writable = mid ?? writer;
   const all = [a.body, source, ...(mid ? [mid] : []), writer];
+  // Errors surface through the stage promises below; a stream destroyed with the root cause after its
+  // pipeline settled must not crash the process with an unhandled 'error' event.
+  for (const s of all) s.on('error', () => undefined);
   const fail = (e: unknown): void => {
     for (const s of all) if (!s.destroyed) s.destroy(e as Error);
   };

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Readable } from 'node:stream';
@@ -114,6 +114,8 @@ export class SandboxServer {
   private readonly copilotDigest: Buffer;
   private readonly hits: number[] = [];
   private jobSeq = 0;
+  // Job ids differ between server instances (data does not): a restarted sandbox does not know old jobs.
+  private readonly instanceSalt = randomBytes(4).readUInt32LE(0);
   private baseUrl = '';
 
   constructor(readonly cfg: SandboxConfig) {
@@ -265,7 +267,7 @@ export class SandboxServer {
     this.jobSeq++;
     const job: Job = {
       ...partial,
-      jobId: hex(this.cfg.seed, 200, this.jobSeq, 24),
+      jobId: hex(this.cfg.seed ^ this.instanceSalt, 200, this.jobSeq, 24),
       created: this.cfg.clock(),
       duration: this.cfg.slowJobs,
       willFail: this.jobRng() < this.cfg.failJobs,
