@@ -193,6 +193,13 @@ describe('nonprod-pii-redacted (real PostgreSQL)', () => {
     expect(ev).toMatch(/reversed 5 values to roster members from unkeyed digests/);
   });
 
+  it('warns (never passes) when the audit role cannot read some tables', async () => {
+    const asAlice = { ...env, ALICE_URL: server.url.replace('postgres@', 'alice@') };
+    const r = await audit('nonprod-pii-redacted', { warehouses: [{ ...wh('clari_bad', 'non-production'), url: 'env:ALICE_URL' }], roster: 'people.csv', repos: [] }, { env: asAlice });
+    expect(r.status, r.evidence.join('\n')).toBe('warn');
+    expect(r.evidence.join('\n')).toMatch(/bad \(clari_bad\): clari_bad\.notes not sampled: permission denied for table notes/);
+  });
+
   it('does not sample production warehouses; skips with nothing non-production to check', async () => {
     const r = await audit('nonprod-pii-redacted', { warehouses: [wh('clari_raw', 'production')], roster: 'people.csv', repos: [] });
     expect(r.status).toBe('skip');

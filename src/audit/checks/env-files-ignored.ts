@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, relative } from 'node:path';
 import { catFiles, git, ignoredPaths, trackedPaths, workTreeOf } from '../git.js';
 import { plural } from '../mask.js';
@@ -50,6 +50,10 @@ export const envFilesIgnored: AuditCheck = {
     let checkedRepos = 0;
     for (const repo of ctx.repos) {
       const shown = relative(ctx.baseDir, repo) || '.';
+      if (!existsSync(repo)) {
+        evidence.push(`${shown}: does not exist, not checked`);
+        continue;
+      }
       const root = await workTreeOf(repo);
       if (!root) {
         evidence.push(`${shown}: not a git work tree, not checked`);
