@@ -97,9 +97,13 @@ describe('token-in-secret-store (canary token)', () => {
     commitAll(dir, 'add settings');
     write(join(dir, 'src', 'settings.py'), 'TIMEOUT = 30\n');
     commitAll(dir, 'clean up');
+    write(join(dir, 'notes', 'debug.txt'), `curl -H "apikey: ${Buffer.from(TOKEN).toString('base64')}"\n`);
     const r = await audit('token-in-secret-store', { token: 'local:clari/prod/api-token', repos: ['tok-leak'] });
     expect(r.status).toBe('fail');
     expect(r.evidence.join('\n')).toMatch(/clari-known-token in src\/settings\.py:2, added in commit [0-9a-f]{12}/);
+    // Work-tree findings (here base64-encoded) carry a location for SARIF.
+    expect(r.evidence.join('\n')).toMatch(/tok-leak\/notes\/debug\.txt:1:\d+: clari-known-token/);
+    expect(r.locations).toContainEqual(expect.objectContaining({ file: 'tok-leak/notes/debug.txt', line: 1 }));
   });
 
   it('fails for an env: token in production and warns outside it', async () => {

@@ -8,7 +8,7 @@ import { AUDIT_FORMATS, formatReport } from '../../src/audit/report.js';
 import { createPseudonymizer } from '../../src/redact/pseudonym.js';
 import { startPostgres, type PgServer } from '../helpers/postgres.js';
 import { expectNoLeak } from '../helpers/canary.js';
-import { tempDir } from '../helpers/cli.js';
+import { runCli, tempDir } from '../helpers/cli.js';
 import { commitAll, gitInit, ROSTER_CSV, ROSTER_EMAILS, write } from './fixtures.js';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -215,5 +215,21 @@ describe('nonprod-pii-redacted (real PostgreSQL)', () => {
     const bad = await audit('nonprod-pii-redacted', { exportPaths: ['ex-bad'], roster: 'people.csv', repos: [] });
     expect(bad.status).toBe('fail');
     expect(bad.evidence.join('\n')).toMatch(/ex-bad\/opps\.csv: .*email.*\(lines 2, 3\); 1 digests reversed from the roster/);
+  });
+});
+
+describe('clariguard audit against a real warehouse (CLI)', () => {
+  it('fails with the grants as evidence in JSON, exit 1, and never prints the connection password', async () => {
+    write(
+      join(t.dir, 'wh.yml'),
+      'repos: []\nwarehouses:\n  - {name: bad, url: "env:WH_URL", environment: production, schema: clari_bad, readers: [clari_reader]}\n  - {name: good, url: "env:WH_URL", environment: production, schema: clari_good, readers: [clari_reader]}\n',
+    );
+    const r = await runCli(['audit', '--config', 'wh.yml', '--only', 'warehouse-access-controlled', '--json'], { cwd: t.dir, env: { ...env, HOME: t.dir } });
+    expectNoLeak(r.stdout + r.stderr, 'pw-never-printed-7c1e', 'CLI output');
+    expect(r.code, r.stderr).toBe(1);
+    const check = JSON.parse(r.stdout).checks[0];
+    expect(check.status).toBe('fail');
+    expect(check.evidence).toContain('bad (clari_bad): table clari_bad.opportunities grants SELECT to PUBLIC');
+    expect(check.evidence).toContain('good (clari_good): nothing granted to PUBLIC; reader roles are read-only');
   });
 });
