@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Ajv from 'ajv';
+import { Ajv } from 'ajv';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { canary, expectNoLeak, expectNoLeakInDir } from '../helpers/canary.js';
 import { isolatedEnv, runCli, tempDir } from '../helpers/cli.js';
