@@ -50,13 +50,18 @@ const NOT_PHONE_RE = /^(?:\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?
 export function findPhoneNumbers(text: string, defaultCountry: string = 'US'): Span[] {
   if (countDigits(text) < 7 || NOT_PHONE_RE.test(text)) return [];
   const found = findPhoneNumbersInText(text, { defaultCountry: defaultCountry as CountryCode });
-  return found.map((f) => ({
-    start: f.startsAt,
-    end: f.endsAt,
-    kind: 'phone' as const,
-    value: text.slice(f.startsAt, f.endsAt),
-    normalized: f.number.number as string,
-  }));
+  return found.map((f) => {
+    let start = f.startsAt;
+    // "(+44 20 7946 0958)": the parser may take the opening bracket of the surrounding text.
+    if (text[start] === '(' && !text.slice(start, f.endsAt).includes(')')) start++;
+    return {
+      start,
+      end: f.endsAt,
+      kind: 'phone' as const,
+      value: text.slice(start, f.endsAt),
+      normalized: f.number.number as string,
+    };
+  });
 }
 
 // Credentials are detected by form (AWS key ids have a fixed prefix) or by context (a Clari token's format

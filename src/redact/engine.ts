@@ -184,9 +184,15 @@ export class RecordRedactor {
     return !n.hasRulesBelow && this.compiled.policy.unknownFields === 'drop';
   }
 
+  private readonly ruleState = new Map<Rule, { n: number; cache: Map<string | number | boolean, unknown> }>();
+  private stateOf(rule: Rule): { n: number; cache: Map<string | number | boolean, unknown> } {
+    let st = this.ruleState.get(rule);
+    if (!st) this.ruleState.set(rule, (st = { n: 0, cache: new Map() }));
+    return st;
+  }
+
   private count(rule: Rule): void {
-    const k = `${rule.path}:${rule.action}`;
-    this.report.rules[k] = (this.report.rules[k] ?? 0) + 1;
+    this.stateOf(rule).n++;
   }
 
   /** Redacts one record; returns DROP when the whole record is to be removed. */
@@ -198,9 +204,47 @@ export class RecordRedactor {
   /** Redacts a top-level non-array value such as `pagination` or Copilot's `call`. */
   redactTopValue(value: unknown, section: string, where?: { line: number; offset: number }): Redacted {
     const root = this.rootFor(section, true);
+    if (value !== null && typeof value === 'object') this.report.rows++;
     if (root.rule) return this.applyRule(value, root.rule, root, where);
     if (value !== null && typeof value === 'object') return this.walk(value, root, where);
     return this.unknown(value, root, where);
+  }
+
+  /** Roster pre-pass: feeds the values of roster rules to the roster, touching nothing else. */
+  collectRoster(v: unknown, section: string | null, single = false): void {
+    const root = this.rootFor(section, single);
+    if (root.rule) {
+      if (root.rule.roster) this.collectUnder(v, root.rule);
+      return;
+    }
+    this.collect(v, root);
+  }
+
+  private collect(v: unknown, n: PathNode): void {
+    if (v === null || typeof v !== 'object') return;
+    if (Array.isArray(v)) {
+      const it = this.itemOf(n);
+      if (it.rule) {
+        if (it.rule.roster) for (const e of v) this.collectUnder(e, it.rule);
+      } else if (it.hasRulesBelow) for (const e of v) this.collect(e, it);
+      return;
+    }
+    for (const k in v as Record<string, unknown>) {
+      const c = this.child(n, k);
+      const x = (v as Record<string, unknown>)[k];
+      if (c.rule) {
+        if (c.rule.roster) this.collectUnder(x, c.rule);
+        else if (c.rule.action === 'keep' && c.hasRulesBelow) this.collect(x, c);
+      } else if (c.hasRulesBelow) this.collect(x, c);
+    }
+  }
+
+  private collectUnder(v: unknown, rule: Rule): void {
+    if (typeof v === 'string') {
+      if (!v) return;
+      const st = this.stateOf(rule);
+      if (!st.cache.has(v)) st.cache.set(v, this.transformScalar(v, rule));
+    } else if (Array.isArray(v)) for (const e of v) this.collectUnder(e, rule);
   }
 
   private walk(v: unknown, n: PathNode, where?: { line: number; offset: number }): Redacted {
@@ -269,8 +313,16 @@ export class RecordRedactor {
       return out;
     }
     if (v === null || v === undefined || v === '') return v;
-    this.count(rule);
-    return this.transformScalar(v as string | number | boolean, rule);
+    // Exports repeat the same people on every row: remember each rule's output per input value.
+    const st = this.stateOf(rule);
+    st.n++;
+    let out = st.cache.get(v as string);
+    if (out === undefined) {
+      out = this.transformScalar(v as string | number | boolean, rule);
+      if (st.cache.size >= 100_000) st.cache.clear();
+      st.cache.set(v as string, out);
+    }
+    return out;
   }
 
   /** The pseudonym/replacement for one scalar under a rule; also feeds the roster. */
@@ -424,6 +476,7 @@ export class RecordRedactor {
 
   finishReport(): RedactionReport {
     this.report.roster.size = this.roster.size;
+    for (const [rule, st] of this.ruleState) if (st.n) this.report.rules[`${rule.path}:${rule.action}`] = st.n;
     return this.report;
   }
 }

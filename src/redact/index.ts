@@ -7,7 +7,7 @@ import { readOrCreateSecret, type SecretOptions } from '../secrets/index.js';
 import { AtomicFileWriter } from '../util/atomic.js';
 import { DROP, type RedactionReport } from './engine.js';
 import { csvInputError, csvParser, formatFromName, NdjsonSplitter, sniffFormat, Utf8Validator, type RedactFormat } from './formats.js';
-import { findStringEnd, JsonScanner } from './json-scanner.js';
+import { JsonScanner } from './json-scanner.js';
 import { loadPolicyFile, parsePolicy, type Policy } from './policy.js';
 import { detectPreset, presetPolicy, type ShapeHint } from './presets.js';
 import { keyIdOf } from './pseudonym.js';
@@ -158,8 +158,7 @@ export async function redactStream(input: Readable, output: Writable, options: R
 
 /**
  * Fills the roster before the real pass, so a name mentioned in free text before its owner's record (entries
- * before users[]) is still found. JSON/NDJSON: a byte search for the roster fields' keys (fast, a superset:
- * the same key elsewhere also counts). CSV: the roster columns, parsed.
+ * before users[]) is still found. Only the fields of roster rules are read; nothing is written.
  */
 export async function rosterPrepass(redactor: Redactor, file: string, format: RedactFormat): Promise<void> {
   const engine = redactor.engine;
@@ -188,44 +187,21 @@ export async function rosterPrepass(redactor: Redactor, file: string, format: Re
     }
     return;
   }
-  const patterns = rules.map((r) => {
-    const leaf = r.path.replace(/\[\]$/, '').split(/\.|\[\]\./).pop()!;
-    return { rule: r, pat: Buffer.from(JSON.stringify(leaf)) };
-  });
-  const OVER = 64 * 1024;
-  let carry = Buffer.alloc(0);
-  const scan = (buf: Buffer, limit: number): void => {
-    for (const { rule, pat } of patterns) {
-      let p = buf.indexOf(pat);
-      while (p >= 0 && p < limit) {
-        let q = p + pat.length;
-        while (q < buf.length && (buf[q] === 0x20 || buf[q] === 0x0a || buf[q] === 0x0d || buf[q] === 0x09)) q++;
-        if (buf[q] === 0x3a && buf[p - 1] !== 0x5c) {
-          q++;
-          while (q < buf.length && (buf[q] === 0x20 || buf[q] === 0x0a || buf[q] === 0x0d || buf[q] === 0x09)) q++;
-          if (buf[q] === 0x22) {
-            const e = findStringEnd(buf, q + 1);
-            if (e > 0) {
-              try {
-                const v = JSON.parse(buf.subarray(q, e + 1).toString('utf8')) as string;
-                if (v) engine.transformScalar(v, rule);
-              } catch {
-                // malformed: the real pass reports it with its location
-              }
-            }
-          }
-        }
-        p = buf.indexOf(pat, p + 1);
-      }
-    }
-  };
-  for await (const chunk of createReadStream(file, { highWaterMark: 4 << 20 })) {
-    const buf = carry.length ? Buffer.concat([carry, chunk as Buffer]) : (chunk as Buffer);
-    const limit = Math.max(0, buf.length - OVER);
-    scan(buf, limit);
-    carry = Buffer.from(buf.subarray(limit));
-  }
-  scan(carry, carry.length);
+  // JSON/NDJSON: the same structural scan as the real pass, but only the roster fields are looked at.
+  const collect = (section: string | null, value: unknown, single = false): void => engine.collectRoster(value, section, single);
+  const scanner =
+    format === 'ndjson'
+      ? new NdjsonSplitter(file, (v) => collect(null, v))
+      : new JsonScanner(file, {
+          open() {},
+          sectionStart() {},
+          sectionEnd() {},
+          record: (section, v) => collect(section, v),
+          value: (section, v) => collect(section, v, true),
+          close() {},
+        });
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) scanner.push(chunk as Buffer);
+  scanner.end();
 }
 
 export interface RedactFileOptions {

@@ -12,7 +12,7 @@ const name = (path: string): RuleInput => ({ path, action: 'pseudonymize', as: '
 const email = (path: string): RuleInput => ({ path, action: 'pseudonymize-email', roster: true });
 const userId = (path: string): RuleInput => ({ path, action: 'pseudonymize', as: 'id', prefix: 'User' });
 const crmId = (path: string, roster = true): RuleInput => ({ path, action: 'pseudonymize', as: 'id', prefix: 'Crm', roster });
-const auto = (path: string): RuleInput => ({ path, action: 'pseudonymize', as: 'auto', prefix: 'User' });
+const auto = (path: string): RuleInput => ({ path, action: 'pseudonymize', as: 'auto', prefix: 'User', roster: true });
 const phone = (path: string): RuleInput => ({ path, action: 'pseudonymize', as: 'phone' });
 
 interface PresetDef {

@@ -152,7 +152,7 @@ function jsonTransform(engine: RecordRedactor, format: 'json' | 'ndjson', isDeci
             run(() => out.write('\n]'));
           },
           record(section, value, where) {
-            release({ section, recordKeys: keysOf(value) });
+            if (pending) release({ section, recordKeys: keysOf(value) });
             emitRecord(section, value, where);
           },
           value(section, value, where) {
