@@ -5,6 +5,8 @@ import {
   resumeRotation,
   rollbackRotation,
   rotateToken,
+  RotationError,
+  type RotateOptions,
   type RotationCheckpoint,
   type RotationReport,
 } from '../../rotate/index.js';
@@ -85,25 +87,34 @@ export function registerRotateCommand({ program }: CliContext): void {
       };
       const newToken = async () => new SecretValue(await readSecretInput({ fromFile: opts.fromFile, prompt: `New Clari token for ${ref}: ` }));
       let report: RotationReport;
-      if (opts.finish) {
-        report = await finishRotation(ref, {
-          ...common,
-          skipRevocationCheck: opts.skipTokenCheck,
-          confirmRevoked: opts.yes
-            ? true
-            : async () => {
-                if (!process.stdin.isTTY) throw new UsageError('rotate --finish: confirm with --yes that the old token was revoked in Clari (no terminal to ask on)');
-                return confirmOnTty('Did you revoke the old token in Clari (Settings → API Token)?');
-              },
-        });
-      } else if (opts.rollback) {
-        report = await rollbackRotation(ref, { ...common, skipTokenCheck: opts.skipTokenCheck });
-      } else if (opts.resume) {
-        report = await resumeRotation(ref, { ...common, consumers: opts.consumers, newToken });
-      } else {
-        report = await rotateToken(ref, { ...common, consumers: opts.consumers, newToken });
+      try {
+        report = await runMode(ref, opts, common, newToken);
+      } catch (e) {
+        // Machine readers get how far it got (consumer results) before the one-line error on stderr.
+        if (opts.json && e instanceof RotationError && e.report) writeJson({ ...e.report, error: { code: e.code, exitCode: e.exitCode } });
+        throw e;
       }
       if (opts.json) writeJson(report);
       if (report.nextAction) say(`next: ${report.nextAction}`);
     });
+}
+
+type Common = Pick<RotateOptions, 'baseUrl' | 'onMessage' | 'afterStep'>;
+
+async function runMode(ref: string, opts: RotateCliOptions, common: Common, newToken: () => Promise<SecretValue>): Promise<RotationReport> {
+  if (opts.finish) {
+    return finishRotation(ref, {
+      ...common,
+      skipRevocationCheck: opts.skipTokenCheck,
+      confirmRevoked: opts.yes
+        ? true
+        : async () => {
+            if (!process.stdin.isTTY) throw new UsageError('rotate --finish: confirm with --yes that the old token was revoked in Clari (no terminal to ask on)');
+            return confirmOnTty('Did you revoke the old token in Clari (Settings → API Token)?');
+          },
+    });
+  }
+  if (opts.rollback) return rollbackRotation(ref, { ...common, skipTokenCheck: opts.skipTokenCheck });
+  if (opts.resume) return resumeRotation(ref, { ...common, consumers: opts.consumers, newToken });
+  return rotateToken(ref, { ...common, consumers: opts.consumers, newToken });
 }
