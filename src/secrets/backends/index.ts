@@ -6,6 +6,7 @@ import { AwsSecretsManagerBackend } from './aws-sm.js';
 import { DotenvBackend } from './dotenv.js';
 import { VaultBackend } from './vault.js';
 import { OnePasswordBackend } from './onepassword.js';
+import { GcpSecretManagerBackend } from './gcp-sm.js';
 
 export type BackendFactory = (ctx: BackendContext) => SecretBackend;
 
@@ -17,6 +18,7 @@ const factories: Record<string, BackendFactory> = {
   dotenv: (ctx) => DotenvBackend.fromContext(ctx),
   vault: (ctx) => VaultBackend.fromContext(ctx),
   op: (ctx) => OnePasswordBackend.fromContext(ctx),
+  'gcp-sm': (ctx) => GcpSecretManagerBackend.fromContext(ctx),
 };
 
 export function registerBackend(scheme: string, factory: BackendFactory): void {

@@ -52,3 +52,27 @@ export function displayUrl(url: string): string {
     return 'the configured address';
   }
 }
+
+type StageName = 'current' | 'pending' | 'previous';
+
+/**
+ * Stage -> version for stores with numbered versions (Vault KV v2, Google Secret Manager), given the map
+ * clariguard recorded and the live version numbers. A secret written only by other tools has its newest
+ * version current; a version newer than the recorded current that is not the pending one was written by
+ * another tool after us, so it is current (it is what every other client reads as "latest").
+ */
+export function reconcileStages(recorded: Partial<Record<StageName, number>>, live: number[]): Partial<Record<StageName, number>> {
+  const isLive = (v: number | undefined): v is number => v !== undefined && Number.isInteger(v) && live.includes(v);
+  let { current, previous } = recorded;
+  const { pending } = recorded;
+  const newest = [...live].sort((a, b) => b - a)[0];
+  if (newest !== undefined && (!isLive(current) || (newest > current && newest !== pending))) {
+    if (isLive(current)) previous = current;
+    current = newest === pending && !isLive(current) ? [...live].sort((a, b) => b - a).find((v) => v !== pending) : newest;
+  }
+  const out: Partial<Record<StageName, number>> = {};
+  if (isLive(current)) out.current = current;
+  if (isLive(pending) && pending !== current) out.pending = pending;
+  if (isLive(previous) && previous !== current) out.previous = previous;
+  return out;
+}
