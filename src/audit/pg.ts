@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { readSecret, SecretValue } from '../secrets/index.js';
 import type { WarehouseConfig } from './config.js';
-import { reasonOf, type Maybe } from './token.js';
+import { because, reasonOf, type Maybe } from './token.js';
 import type { AuditContext } from './types.js';
 
 /** Relation kinds that hold or expose rows: tables, views, materialized views, partitioned and foreign tables. */
@@ -16,7 +16,7 @@ export async function connectWarehouse(ctx: AuditContext, w: WarehouseConfig): P
   try {
     url = await readSecret(w.url, { env: ctx.env });
   } catch (e) {
-    return { ok: false, reason: `cannot read the connection URL ${w.url}: ${reasonOf(e)}` };
+    return { ok: false, reason: `cannot read the connection URL ${because(w.url, reasonOf(e))}` };
   }
   let parsed: URL;
   try {

@@ -166,7 +166,8 @@ function mdCell(text: string): string {
 }
 /** Inert Markdown: no HTML, no mentions, no auto-links that could ping people from a PR comment. */
 function mdText(text: string): string {
-  return text.replace(/[<>]/g, (ch) => (ch === '<' ? '&lt;' : '&gt;')).replace(/@/g, '@\u200b').replace(/([`*_[\]])/g, '\\$1');
+  // Code spans, emphasis and underscores are harmless; links, HTML and mentions are not.
+  return text.replace(/[<>]/g, (ch) => (ch === '<' ? '&lt;' : '&gt;')).replace(/@/g, '@\u200b').replace(/([[\]])/g, '\\$1');
 }
 
 export function toMarkdown(report: AuditReport): string {

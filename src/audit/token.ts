@@ -9,6 +9,11 @@ export function reasonOf(e: unknown): string {
   return msg.split('\n')[0].slice(0, 200);
 }
 
+/** `what: reason`, without repeating the ref when the reason already starts with it. */
+export function because(ref: string, reason: string): string {
+  return reason.startsWith(`${ref}:`) ? reason : `${ref}: ${reason}`;
+}
+
 export type Maybe<T> = { ok: true; value: T } | { ok: false; reason: string };
 
 const descriptions = new WeakMap<AuditContext, Promise<Maybe<SecretDescription>>>();
@@ -22,7 +27,7 @@ export function tokenDescription(ctx: AuditContext): Promise<Maybe<SecretDescrip
     p = ref
       ? describeSecret(ref, { env: ctx.env }).then(
           (value) => ({ ok: true as const, value }),
-          (e: unknown) => ({ ok: false as const, reason: `cannot describe ${ref}: ${reasonOf(e)}` }),
+          (e: unknown) => ({ ok: false as const, reason: `cannot describe ${because(ref, reasonOf(e))}` }),
         )
       : Promise.resolve({ ok: false as const, reason: 'no token configured (token: in the config)' });
     descriptions.set(ctx, p);
@@ -38,7 +43,7 @@ export function tokenValue(ctx: AuditContext): Promise<Maybe<SecretValue>> {
     p = ref
       ? readSecret(ref, { env: ctx.env }).then(
           (value) => ({ ok: true as const, value }),
-          (e: unknown) => ({ ok: false as const, reason: `cannot read ${ref}: ${reasonOf(e)}` }),
+          (e: unknown) => ({ ok: false as const, reason: `cannot read ${because(ref, reasonOf(e))}` }),
         )
       : Promise.resolve({ ok: false as const, reason: 'no token configured (token: in the config)' });
     values.set(ctx, p);

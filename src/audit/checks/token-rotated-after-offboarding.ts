@@ -41,6 +41,8 @@ export const tokenRotatedAfterOffboarding: AuditCheck = {
     }
     const withAccess = ctx.roster.filter((m) => m.hasTokenAccess).length;
     evidence.push(`${withAccess} roster member(s) with token access; ${before} left before the last rotation`);
+    // Departures first: they are the finding (and the one-line summaries show the first line).
+    evidence.push(evidence.shift()!);
     return { status: late ? 'fail' : upcoming ? 'warn' : 'pass', evidence, remediation: this.remediation };
   },
 };
