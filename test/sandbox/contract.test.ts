@@ -185,7 +185,11 @@ describe('sandbox contract: Revenue API v4', () => {
       const b1 = await (await call('GET', `/export/jobs/${a}/results`)).text;
       const r = await fetch(`${other.url}/export/forecast/net_arr`, { method: 'POST', headers: { apikey: token, 'content-type': 'application/json' }, body: '{"timePeriod":"2026_Q2"}' });
       const { jobId } = (await r.json()) as { jobId: string };
-      await new Promise((res) => setTimeout(res, 400));
+      for (let i = 0; i < 200; i++) {
+        const st = (await (await fetch(`${other.url}/export/jobs/${jobId}`, { headers: { apikey: token } })).json()) as { status: string };
+        if (st.status === 'DONE') break;
+        await new Promise((res) => setTimeout(res, 20));
+      }
       const b2 = await (await fetch(`${other.url}/export/jobs/${jobId}/results`, { headers: { apikey: token } })).text();
       expect(b2).toBe(b1);
     } finally {
