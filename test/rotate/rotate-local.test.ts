@@ -120,6 +120,28 @@ describe('clariguard rotate (local store)', () => {
     assertNoLeaks();
   });
 
+  it('a failing consumer stops before promotion (JSON report on stdout), and --rollback abandons the rotation', async () => {
+    const r = await rotate(['--consumers', consumersFile, '--json'], newToken, { CONSUMER_FAIL: '1' });
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.stdout);
+    expect(report.error.code).toBe('consumer_failed');
+    expect(report.consumers.map((c: { name: string; ok: boolean }) => [c.name, c.ok])).toEqual([
+      ['extractor', false],
+      ['airflow-health', true],
+    ]);
+    expect(r.stderr).toContain('nothing was promoted');
+    expect((await readSecret(REF, { env })).reveal()).toBe(oldToken);
+    const again = await rotate([], canary('cgthird'));
+    expect(again.code).toBe(75);
+    expect(again.stderr).toMatch(/already in progress.*--resume.*--rollback/);
+    const back = await rotate(['--rollback']);
+    expect(back.code, back.stderr).toBe(0);
+    const d = await describeSecret(REF, { env });
+    expect(d.rotation).toBeNull();
+    expect(d.versions.map((v) => v.stages)).toEqual([['current']]);
+    assertNoLeaks();
+  });
+
   it('survives SIGKILL after each step (create, test, set, promote): --resume completes and a reader never sees a missing or invalid token', async () => {
     const poll = pollCurrentToken(REF, env, clari.url, [oldToken, newToken]);
     // A fresh run killed after create, then each --resume killed after the next checkpoint.

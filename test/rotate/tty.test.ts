@@ -1,0 +1,70 @@
+import { spawn } from 'node:child_process';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describeSecret, readSecret, writeSecret } from '../../src/secrets/index.js';
+import { canary, expectNoLeak, expectNoLeakInDir } from '../helpers/canary.js';
+import { BIN, isolatedEnv, tempDir } from '../helpers/cli.js';
+import { startClariForRotation } from './harness.js';
+
+const REF = 'local:clari/prod/api-token';
+const PROMPTS = /(New Clari token for [^:]+:|Again, to confirm:|Did you revoke the old token[^?]*\? \[y\/N\])/g;
+
+/** Runs the CLI on a pseudo-terminal (util-linux `script`), typing `answers` at its prompts. */
+function onTty(args: string[], env: Record<string, string | undefined>, answers: string[]): Promise<{ code: number | null; screen: string }> {
+  return new Promise((resolve) => {
+    const cmd = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    const p = spawn('script', ['-qfec', cmd, '/dev/null'], { env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+    let screen = '';
+    let next = 0;
+    const onData = (d: Buffer) => {
+      screen += d.toString();
+      const prompts = (screen.match(PROMPTS) ?? []).length;
+      while (next < answers.length && next < prompts) p.stdin!.write(`${answers[next++]}\r`);
+    };
+    p.stdout!.on('data', onData);
+    p.stderr!.on('data', onData);
+    p.on('close', (code) => {
+      p.stdin!.end();
+      resolve({ code, screen });
+    });
+  });
+}
+
+describe('rotate on a terminal', () => {
+  let tmp: { dir: string; cleanup: () => void };
+  let clari: Awaited<ReturnType<typeof startClariForRotation>>;
+  let env: Record<string, string | undefined>;
+  let oldToken: string;
+  let newToken: string;
+  beforeEach(async () => {
+    tmp = tempDir('clariguard-rottty-');
+    env = isolatedEnv(tmp.dir);
+    oldToken = canary('cgold');
+    newToken = canary('cgnew');
+    clari = await startClariForRotation(oldToken, newToken);
+    await writeSecret(REF, oldToken, { env });
+  });
+  afterEach(async () => {
+    await clari.close();
+    tmp.cleanup();
+  });
+
+  it('reads the new token from a hidden prompt asked twice, and --finish asks for confirmation', async () => {
+    const r = await onTty(['rotate', REF, '--base-url', clari.url], env, [newToken, newToken]);
+    expect(r.code, r.screen).toBe(0);
+    expect(r.screen).toMatch(/Again, to confirm/);
+    expect((await readSecret(REF, { env })).reveal()).toBe(newToken);
+
+    clari.revoke(oldToken);
+    const no = await onTty(['rotate', REF, '--base-url', clari.url, '--finish'], env, ['n']);
+    expect(no.code).toBe(2);
+    expect(no.screen).toContain('not confirmed');
+    expect((await describeSecret(REF, { env })).versions).toHaveLength(2);
+    const yes = await onTty(['rotate', REF, '--base-url', clari.url, '--finish'], env, ['y']);
+    expect(yes.code, yes.screen).toBe(0);
+    expect((await describeSecret(REF, { env })).versions).toHaveLength(1);
+    for (const s of [oldToken, newToken]) {
+      for (const run of [r, no, yes]) expectNoLeak(run.screen, s, 'the terminal');
+      expectNoLeakInDir(tmp.dir, s);
+    }
+  });
+});
