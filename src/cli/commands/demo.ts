@@ -5,9 +5,11 @@ export function registerDemoCommand({ program, setExitCode }: CliContext): void 
   program
     .command('demo')
     .description('run the main job end to end on embedded defaults (what `npm start` runs)')
-    .option('--json', 'print the report as JSON')
-    .action(async (opts: { json?: boolean }) => {
-      const report = await runDemo();
+    .option('--keep', 'keep the throwaway directory (store, demo project, export, warehouse) for inspection')
+    .option('--users <n>', 'users in the synthetic Clari org', (v) => Number.parseInt(v, 10), 60)
+    .option('--json', 'print the report as JSON on stdout')
+    .action(async (opts: { keep?: boolean; users: number; json?: boolean }) => {
+      const report = await runDemo({ keep: opts.keep, users: opts.users });
       if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       setExitCode(report.steps.every((s) => s.ok) ? 0 : 1);
     });
