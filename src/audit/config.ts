@@ -74,7 +74,7 @@ export function auditConfigJsonSchema(): Record<string, unknown> {
   const schema = z.toJSONSchema(AuditConfigSchema, { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>;
   return {
     $schema: schema.$schema,
-    $id: 'https://clariguard.dev/schemas/clariguard-config.schema.json',
+    $id: 'https://raw.githubusercontent.com/clariguard/clariguard/main/schemas/clariguard-config.schema.json',
     title: 'clariguard.yml',
     description: 'Configuration of `clariguard audit`. See docs/audit.md.',
     ...Object.fromEntries(Object.entries(schema).filter(([k]) => k !== '$schema')),

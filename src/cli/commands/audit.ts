@@ -4,6 +4,7 @@ import { CHECKS } from '../../audit/checks/index.js';
 import { auditConfigJsonSchema } from '../../audit/config.js';
 import { AUDIT_FORMATS, formatReport, summaryLine, type AuditFormat } from '../../audit/report.js';
 import { runAudit, type FailOn } from '../../audit/runner.js';
+import { ClariguardError, ExitCode } from '../../errors.js';
 import { maskKnownSecrets } from '../../masking/registry.js';
 import { writeFileAtomicSync } from '../../util/atomic.js';
 import { collect, type CliContext } from '../context.js';
@@ -56,7 +57,15 @@ export function registerAuditCommand({ program, setExitCode }: CliContext): void
       const format: AuditFormat = opts.json ? 'json' : opts.format;
       const text = maskKnownSecrets(formatReport(report, format));
       if (opts.output) {
-        writeFileAtomicSync(resolve(opts.output), text, 0o644);
+        try {
+          writeFileAtomicSync(resolve(opts.output), text, 0o644);
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code ?? 'error';
+          throw new ClariguardError(`${opts.output}: cannot write the report (${code})`, {
+            exitCode: code === 'EACCES' || code === 'EPERM' ? ExitCode.noPermission : ExitCode.ioError,
+            code: 'io',
+          });
+        }
         say(`wrote ${opts.output}: ${summaryLine(report)}`);
       } else {
         process.stdout.write(text);
