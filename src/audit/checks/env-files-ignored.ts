@@ -18,19 +18,39 @@ export function isTemplateName(name: string): boolean {
 const PLACEHOLDER =
   /^(<[^>]*>|\$\{[^}]*\}|\$[A-Z_][A-Z0-9_]*|changeme|change[-_]me|replace[-_]?me|xx+|\*+|\.\.\.|todo|tbd|none|null|placeholder|your[-_ ].*|example[-_.].*|<?your.*|false|true|\d{1,5})$/i;
 
+const SECRET_NAME = /(key|token|secret|passw(or)?d|pass|pwd|credential|auth|private|session|cookie|signature|dsn|api)/i;
+
+function entropy(s: string): number {
+  const counts = new Map<string, number>();
+  for (const ch of s) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  let h = 0;
+  for (const n of counts.values()) h -= (n / s.length) * Math.log2(n / s.length);
+  return h;
+}
+
+/** A value that could be a credential whatever its name: long, mixed letters and digits, high entropy. */
+function looksLikeCredential(value: string): boolean {
+  return value.length >= 16 && /[A-Za-z]/.test(value) && /\d/.test(value) && !/\s/.test(value) && entropy(value) >= 3.0;
+}
+
 /**
- * True when a template assigns no real values: every `KEY=value` line has an empty value, a `${VAR}`
- * reference or an obvious placeholder (`<your token>`, `changeme`, `xxx`), or a short number/boolean setting.
+ * True when a template holds no secret values: every assignment to a secret-like name (`*_KEY`, `*_TOKEN`,
+ * `*_PASSWORD`, …) is empty, a `${VAR}` reference or a placeholder (`<your token>`, `changeme`, `xxx`), no
+ * value anywhere looks like a credential, and no URL carries a password. Plain settings (`PORT=8080`,
+ * `LOG_LEVEL=info`, `CLARI_BASE_URL=https://api.clari.com/v4`) are fine.
  */
 export function templateHoldsNoValues(text: string): boolean {
   for (const raw of text.split(/\r?\n/)) {
     const line = raw.trim();
     if (!line || line.startsWith('#')) continue;
-    const m = /^(?:export\s+)?[A-Za-z_][A-Za-z0-9_.-]*\s*[=:]\s*(.*)$/.exec(line);
+    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*[=:]\s*(.*)$/.exec(line);
     if (!m) continue;
-    let value = m[1].replace(/\s+#.*$/, '').trim();
+    let value = m[2].replace(/\s+#.*$/, '').trim();
     if (/^(['"]).*\1$/.test(value)) value = value.slice(1, -1).trim();
-    if (value && !PLACEHOLDER.test(value)) return false;
+    if (!value || PLACEHOLDER.test(value)) continue;
+    if (SECRET_NAME.test(m[1]) && !/^https?:\/\/[^:@/\s]+(\/|$)/.test(value)) return false;
+    if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value) && looksLikeCredential(value)) return false;
+    if (/^[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:[^/\s@]+@/i.test(value) && !/:\/\/[^/\s:@]*:(<[^>]*>|\$\{[^}]*\}|\*+|x+|password|changeme)@/i.test(value)) return false;
   }
   return true;
 }
