@@ -193,6 +193,8 @@ export async function runConsumerCheck(check: ConsumerCheck, token: SecretValue,
   const started = Date.now();
   const done = (ok: boolean, detail: string): ConsumerResult => ({ name: check.name, kind: check.kind, ok, detail, durationMs: Date.now() - started });
   if (check.kind === 'command') {
+    // A token pasted into consumers.yml would show in every process listing.
+    if (check.command.some((a) => a.includes(token.reveal()))) return done(false, 'the token appears in the command line; pass it through "env" only');
     const baseEnv: Record<string, string | undefined> = { ...(o.baseEnv ?? process.env) };
     for (const k of WITHHELD_ENV) delete baseEnv[k];
     try {

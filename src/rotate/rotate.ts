@@ -6,7 +6,7 @@ import type { SecretRef } from '../secrets/ref.js';
 import type { RotationJournal, SecretBackend, SecretDescription } from '../secrets/types.js';
 import { SecretValue } from '../secrets/value.js';
 import { loadConsumers, runConsumerCheck, type ConsumerCheck, type ConsumerResult } from './consumers.js';
-import { clariBaseUrl, clariTokenValidator, type TokenValidator } from './validate.js';
+import { clariBaseUrl, clariTokenValidator, type TokenCheck, type TokenValidator } from './validate.js';
 
 /** Kept beside the rotation date so a rollback can restore the date of the token it brings back. */
 export const PREVIOUS_ROTATED_AT_TAG = 'clariguard:previous-rotated-at';
@@ -105,14 +105,15 @@ function context(refInput: string | SecretRef, o: RotationBaseOptions): Ctx {
     });
   }
   const baseUrl = clariBaseUrl(o.baseUrl, o.env ?? process.env);
-  let v: TokenValidator | undefined = o.validator;
+  // Built now so a bad --base-url is refused before anything is stored.
+  const v: TokenValidator = o.validator ?? clariTokenValidator(baseUrl);
   return {
     ref,
     backend,
     o,
     baseUrl,
     say: (line) => o.onMessage?.(line),
-    validator: () => (v ??= clariTokenValidator(baseUrl)),
+    validator: () => v,
   };
 }
 
@@ -235,7 +236,7 @@ async function createStep(c: Ctx, j: Journal, token: SecretValue, report: Rotati
       });
     }
   } catch (e) {
-    if (e instanceof RotationError) throw e;
+    if ((e as { code?: string }).code !== 'secret_not_found') throw e;
     // No previous version: nothing to compare with.
   }
   // The journal rides on the write itself, so a crash right after it still finds the rotation.
@@ -266,7 +267,16 @@ async function runFrom(c: Ctx, j: Journal, consumers: ConsumerCheck[], o: Rotate
 
   if (j.step === 'test') {
     const pending = await c.backend.read(c.ref, { versionId: pendingId });
-    const check = await c.validator()(pending);
+    let check: TokenCheck;
+    try {
+      check = await c.validator()(pending);
+    } catch (e) {
+      if (!(e instanceof ClariguardError)) throw e;
+      throw new RotationError(
+        `${c.ref.raw}: could not check the new token with Clari (${e.message}); the current token is unchanged and the rotation is kept at step test: run clariguard rotate ${c.ref.raw} --resume once Clari is reachable, or --rollback`,
+        { exitCode: e.exitCode, code: e.code, cause: e },
+      );
+    }
     if (!check.ok) {
       await c.backend.deleteVersion(c.ref, pendingId);
       await saveJournal(c, null);

@@ -1,5 +1,5 @@
 import { ClariApiError, createClariClient, DEFAULT_BASE_URL } from '../clari/index.js';
-import type { SecretValue } from '../secrets/value.js';
+import { SecretValue } from '../secrets/value.js';
 
 /** The outcome of checking a token against Clari. Network and server failures throw instead. */
 export type TokenCheck = { ok: true } | { ok: false; status: number; detail: string };
@@ -16,6 +16,8 @@ export function clariBaseUrl(baseUrl: string | undefined, env: Readonly<Record<s
 
 /** A validator doing Clari's cheapest authenticated call, `GET /admin/limits`, through the Clari client. */
 export function clariTokenValidator(baseUrl: string): TokenValidator {
+  // Validates the URL now (https, or http to loopback only), before any token is involved.
+  createClariClient({ baseUrl, token: new SecretValue('') });
   return async (token) => {
     // A short retry budget: the user is waiting, and resume can always try again.
     const client = createClariClient({ baseUrl, token, retry: { maxAttempts: 3, totalTimeoutMs: 30_000 } });

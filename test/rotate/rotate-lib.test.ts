@@ -183,9 +183,25 @@ describe('rotation library (local store, Clari over loopback HTTP)', () => {
     assertNoLeaks();
   });
 
+  it('refuses a plain-http --base-url to another host before storing anything, and a token pasted into a command', async () => {
+    const before = await describeSecret(REF, { env });
+    const e = await rotateToken(REF, { ...opts(), baseUrl: 'http://clari.example.com/v4', newToken: new SecretValue(newToken) }).catch((x: { exitCode: number }) => x);
+    expect((e as { exitCode: number }).exitCode).toBe(2);
+    expect(await describeSecret(REF, { env })).toEqual(before);
+    const pasted = await failure(
+      rotateToken(REF, {
+        ...opts(),
+        consumers: [{ kind: 'command', name: 'pasted', command: ['node', '-e', '0', newToken], env: 'T', cwd: tmp.dir, timeoutMs: 5000 }],
+        newToken: new SecretValue(newToken),
+      }),
+    );
+    expect(pasted.report?.consumers[0]).toMatchObject({ ok: false, detail: 'the token appears in the command line; pass it through "env" only' });
+  });
+
   it('an unreachable Clari leaves the rotation at step test, resumable', async () => {
     const e = await rotateToken(REF, { ...opts(), baseUrl: 'http://127.0.0.1:9/v4', newToken: new SecretValue(newToken) }).catch((x: Error & { exitCode: number }) => x);
     expect((e as { exitCode: number }).exitCode).toBe(69);
+    expect((e as Error).message).toMatch(/kept at step test: run clariguard rotate .* --resume/);
     expect((await describeSecret(REF, { env })).rotation?.step).toBe('test');
     expect((await readSecret(REF, { env })).reveal()).toBe(oldToken);
     const r = await resumeRotation(REF, opts());
