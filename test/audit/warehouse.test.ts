@@ -121,6 +121,21 @@ describe('warehouse-access-controlled (real PostgreSQL)', () => {
     expect(ev).toMatch(/nothing granted to PUBLIC; reader roles are read-only/);
   });
 
+  it('passes for private export files inside a repository when git ignores them', async () => {
+    const repo = join(t.dir, 'pipeline-ok');
+    gitInit(repo);
+    write(join(repo, '.gitignore'), 'exports/\n');
+    write(join(repo, 'main.py'), 'print(1)\n');
+    commitAll(repo, 'init');
+    mkdirSync(join(repo, 'exports', '2026'), { recursive: true, mode: 0o700 });
+    chmodSync(join(repo, 'exports'), 0o700);
+    chmodSync(join(repo, 'exports', '2026'), 0o700);
+    write(join(repo, 'exports', '2026', 'forecast-net_arr.json'), '[]\n', 0o600);
+    const r = await audit('warehouse-access-controlled', { warehouses: [wh('clari_good', 'production')], repos: ['pipeline-ok'], exportPaths: ['pipeline-ok/exports'] });
+    expect(r.status, r.evidence.join('\n')).toBe('pass');
+    expect(r.evidence).toContain('1 file under exportPaths');
+  });
+
   it('fails for PUBLIC grants, unlisted readers, reader write privileges and CREATE', async () => {
     const r = await audit('warehouse-access-controlled', { warehouses: [wh('clari_bad', 'production')], repos: [] });
     const ev = r.evidence.join('\n');
