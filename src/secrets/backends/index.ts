@@ -7,6 +7,7 @@ import { DotenvBackend } from './dotenv.js';
 import { VaultBackend } from './vault.js';
 import { OnePasswordBackend } from './onepassword.js';
 import { GcpSecretManagerBackend } from './gcp-sm.js';
+import { AzureKeyVaultBackend } from './azure-kv.js';
 
 export type BackendFactory = (ctx: BackendContext) => SecretBackend;
 
@@ -19,6 +20,7 @@ const factories: Record<string, BackendFactory> = {
   vault: (ctx) => VaultBackend.fromContext(ctx),
   op: (ctx) => OnePasswordBackend.fromContext(ctx),
   'gcp-sm': (ctx) => GcpSecretManagerBackend.fromContext(ctx),
+  'azure-kv': (ctx) => AzureKeyVaultBackend.fromContext(ctx),
 };
 
 export function registerBackend(scheme: string, factory: BackendFactory): void {
