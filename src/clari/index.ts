@@ -26,3 +26,20 @@ export {
 } from './client.js';
 export { ClariApiError, hintFor } from './errors.js';
 export { parseRetryAfter, backoffDelay, resolveRetry, RateLimiter, type RetryOptions } from './http.js';
+export {
+  exportForecast,
+  exportActivity,
+  exportAuditEvents,
+  parsePeriod,
+  insideGitWorkTree,
+  EXPORT_FORMATS,
+  type ExportFormat,
+  type ExportResult,
+  type ExportEvent,
+  type RedactionChoice,
+  type ForecastExportOptions,
+  type ActivityExportOptions,
+  type AuditExportOptions,
+} from './export.js';
+export { ExportStateStore, defaultStateDir, type ExportJobState } from './state.js';
+export { ResultsVerifier, periodFromFileName } from './verify.js';
