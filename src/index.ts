@@ -14,7 +14,7 @@ export { runDemo } from './demo/index.js';
 export * from './rotate/index.js';
 export { scan, scanWithRules, writeScanBaseline, formatText, toSarif, toJsonReport, DEFAULT_RULES as DEFAULT_SCAN_RULES, type ScanOptions, type ScanResult, type ScanStats, type Finding as ScanFinding, type Rule as ScanRule } from './scan/index.js';
 export { loadPseudonymKey, createRedactor, redactStream, redactFile, parseRecords, verifyRedaction, findEmails, findPhoneNumbers, findCredentials, maskPii, presetPolicy, listPresets, detectPreset, parsePolicy, loadPolicyFile, PolicySchema, PRESET_NAMES, DEFAULT_KEY_REF, type Policy as RedactionPolicy, type RedactionReport, type Redactor, type VerifyResult, type VerifyFinding, type RedactFormat } from './redact/index.js';
-export { createClariClient, ClariApiError, type ClariClient, type ClariClientOptions, type ClariJob, type ClariLimits, type ForecastExportRequest, type ExportResult } from './clari/index.js';
+export { createClariClient, ClariApiError, exportForecast, exportActivity, exportAuditEvents, type ClariClient, type ClariClientOptions, type ClariJob, type ClariLimits, type ForecastExportRequest, type ExportResult } from './clari/index.js';
 export { startSandbox, type SandboxOptions, type SandboxHandle } from './sandbox/index.js';
 export { runAudit, formatReport, CHECKS as AUDIT_CHECKS, CHECK_IDS as AUDIT_CHECK_IDS, AuditConfigSchema, auditConfigJsonSchema, loadAuditConfig, validateAuditConfig, parseRoster, AUDIT_FORMATS, type AuditOptions, type AuditReport, type AuditSummary, type AuditConfig, type AuditCheck, type AuditContext, type CheckResult, type CheckStatus, type AuditFormat, type FailOn } from './audit/index.js';
 export { main as runCli } from './cli/main.js';
