@@ -3,6 +3,7 @@
  */
 export * from './errors.js';
 export * from './secrets/index.js';
+export * from './secrets/backends/stores.js';
 export { copySecret } from './secrets/copy.js';
 export { runWithSecrets, parseEnvMappings, githubMaskCommands, type InjectOptions, type InjectResult } from './secrets/inject.js';
 export * from './masking/index.js';
