@@ -9,7 +9,7 @@ export const tokenAge: AuditCheck = {
   id: 'token-age',
   title: 'The token was rotated within maxTokenAgeDays',
   description: `The last rotation of the Clari API token is at most maxTokenAgeDays old (a warning within ${TOKEN_AGE_WARN_DAYS} days of the limit).`,
-  remediation: 'Rotate the token: `clariguard rotate <token-ref>` (creates a new Clari token, tests it, switches over and revokes the old one).',
+  remediation: `Rotate the token: create a new one in Clari (Settings → API Token), run \`clariguard rotate <token-ref>\` (stores it as pending, tests it, promotes it), then revoke the old token in Clari and run \`clariguard rotate <token-ref> --finish\`.`,
   configKeys: ['maxTokenAgeDays', 'token'],
   async run(ctx) {
     const d = await tokenDescription(ctx);

@@ -8,7 +8,7 @@ export const tokenRotatedAfterOffboarding: AuditCheck = {
   description:
     'Every roster member with token access (hasTokenAccess) who left (leftOn) did so before the token\'s last rotation; someone who left afterwards may still hold the value.',
   remediation:
-    'Rotate the token now with `clariguard rotate <token-ref>`, and make rotation part of offboarding for everyone with hasTokenAccess.',
+    'Rotate the token now (new token in Clari, `clariguard rotate <token-ref>`, revoke the old one, `clariguard rotate <token-ref> --finish`) and make rotation part of offboarding for everyone with hasTokenAccess. If the token belonged to the person who left, deactivating their Clari user already revoked it: issue the new one from a service user.',
   configKeys: ['roster', 'token'],
   async run(ctx) {
     if (!ctx.roster) return { status: 'skip', evidence: ['no roster configured (roster: in the config)'], remediation: this.remediation };
