@@ -67,10 +67,18 @@ export class GcpSecretManagerBackend implements SecretBackend {
     if (opts.versionId) version = this.versionNumber(ref, opts.versionId);
     else {
       const stage = opts.stage ?? 'current';
-      const { stages } = await this.state(ref, 'read');
-      const v = stages[stage];
-      if (v === undefined) throw new SecretNotFoundError(ref.raw, `no ${stage} version`);
-      version = String(v);
+      let stages: Partial<Record<Stage, number>> | undefined;
+      try {
+        ({ stages } = await this.state(ref, 'read'));
+      } catch (e) {
+        // A least-privilege reader (secretAccessor only) cannot list versions: read the alias itself.
+        if ((e as ClariguardError).code !== 'permission_denied') throw e;
+      }
+      if (stages) {
+        const v = stages[stage];
+        if (v === undefined) throw new SecretNotFoundError(ref.raw, `no ${stage} version`);
+        version = String(v);
+      } else version = await this.aliasOrLatest(ref, GCP_STAGE_ALIAS[stage], stage === 'current');
     }
     const [res] = await this.call(ref, 'accessSecretVersion', (c) => c.accessSecretVersion({ name: `${name}/versions/${version}` }));
     const data = res.payload?.data;
@@ -308,6 +316,16 @@ export class GcpSecretManagerBackend implements SecretBackend {
     );
     if (!allowMissing && stages.current === undefined) throw new SecretNotFoundError(ref.raw, 'the secret has no enabled version');
     return { secret, versions, aliases, stages };
+  }
+
+  private async aliasOrLatest(ref: SecretRef, alias: string, latestFallback: boolean): Promise<string> {
+    try {
+      await this.call(ref, 'accessSecretVersion', (c) => c.accessSecretVersion({ name: `${this.secretName(ref)}/versions/${alias}` }));
+      return alias;
+    } catch (e) {
+      if (latestFallback && e instanceof SecretNotFoundError) return 'latest';
+      throw e;
+    }
   }
 
   /** A retried write (same request token) returns its version; a different value is refused. */

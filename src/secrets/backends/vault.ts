@@ -81,13 +81,21 @@ export class VaultBackend implements SecretBackend {
     let version: number | undefined;
     if (opts.versionId) version = this.versionNumber(ref, opts.versionId);
     else {
-      const meta = await this.metadata(ref, 'read');
       const stage = opts.stage ?? 'current';
-      const v = effectiveStages(meta)[stage];
-      if (v === undefined) throw new SecretNotFoundError(ref.raw, `no ${stage} version`);
-      version = v;
+      let meta: KvMetadata | undefined;
+      try {
+        meta = await this.metadata(ref, 'read');
+      } catch (e) {
+        // A read-only policy on MOUNT/data/PATH alone still reads the current (latest) version.
+        if (!(stage === 'current' && (e as ClariguardError).code === 'permission_denied')) throw e;
+      }
+      if (meta) {
+        const v = effectiveStages(meta)[stage];
+        if (v === undefined) throw new SecretNotFoundError(ref.raw, `no ${stage} version`);
+        version = v;
+      }
     }
-    const body = await this.request(ref, 'read', 'GET', `${mount}/data/${path}?version=${version}`);
+    const body = await this.request(ref, 'read', 'GET', `${mount}/data/${path}${version !== undefined ? `?version=${version}` : ''}`);
     const kv = (body as { data?: KvData }).data;
     if (!kv?.data) throw new SecretNotFoundError(ref.raw, `version ${version} is deleted or destroyed`);
     return this.fieldOf(ref, kv.data);

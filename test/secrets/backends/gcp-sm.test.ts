@@ -124,6 +124,19 @@ describe('gcp-sm backend (real SDK over REST against the emulator)', () => {
     expect(s.versionAliases.pending).toBe(3);
   });
 
+  it('reads with roles/secretmanager.secretAccessor only (the alias, or latest for foreign secrets)', async () => {
+    const v1 = canary();
+    const v2 = canary();
+    await b.write(ref(R), new SecretValue(v1));
+    await b.write(ref(R), new SecretValue(v2), { stage: 'pending' });
+    emu.state.denied.add('secrets.get');
+    emu.state.denied.add('versions.list');
+    expect((await b.read(ref(R))).reveal()).toBe(v1);
+    expect((await b.read(ref(R), { stage: 'pending' })).reveal()).toBe(v2);
+    emu.state.secrets.get('projects/acme/secrets/clari-token')!.versionAliases = {};
+    expect((await b.read(ref(R))).reveal()).toBe(v2);
+  });
+
   it('maps NOT_FOUND, PERMISSION_DENIED, UNAUTHENTICATED, FAILED_PRECONDITION and ABORTED', async () => {
     const v = canary();
     let e = await failure(b.read(ref(R)), 66);

@@ -199,6 +199,14 @@ describe('vault backend (KV v2)', () => {
     await failure(b.read(ref('vault://justmount')), 2);
   });
 
+  it('reads the current version with a policy that only grants read on MOUNT/data/PATH', async () => {
+    const v = canary();
+    await b.write(ref('vault://secret/narrow#value'), new SecretValue(v));
+    vault.state.deniedPaths.push(/^secret\/metadata\//);
+    expect((await b.read(ref('vault://secret/narrow#value'))).reveal()).toBe(v);
+    await failure(b.read(ref('vault://secret/narrow#value'), { stage: 'previous' }), 77, v);
+  });
+
   it('asks for #FIELD when a secret has several fields and none is called value', async () => {
     vault.state.externalPut('secret', 'multi', { user: 'svc', password: canary() });
     const e = await failure(b.read(ref('vault://secret/multi')), 2);
