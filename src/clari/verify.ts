@@ -93,31 +93,55 @@ export class ResultsVerifier extends Transform {
     let depth = this.depth;
     let inString = this.inString;
     let escape = this.escape;
-    for (let i = 0; i < buf.length; i++) {
-      const c = buf[i];
+    const n = buf.length;
+    let i = 0;
+    while (i < n) {
       if (inString) {
-        if (escape) escape = false;
-        else if (c === 0x5c) escape = true;
-        else if (c === 0x22) inString = false;
+        if (escape) {
+          escape = false;
+          i++;
+          continue;
+        }
+        // Strings are most of an export: jump from quote to quote instead of walking every byte.
+        let q = buf.indexOf(0x22, i);
+        while (q >= 0) {
+          let k = q - 1;
+          while (k >= i && buf[k] === 0x5c) k--;
+          if ((q - 1 - k) % 2 === 0) break; // an even run of backslashes: the quote is real
+          q = buf.indexOf(0x22, q + 1);
+        }
+        if (q < 0) {
+          let k = n - 1;
+          while (k >= i && buf[k] === 0x5c) k--;
+          escape = (n - 1 - k) % 2 === 1;
+          i = n;
+          break;
+        }
+        inString = false;
+        i = q + 1;
         continue;
       }
+      const c = buf[i];
       if (c === 0x22) {
         inString = true;
-        if (!this.started) this.started = true;
+        this.started = true;
+        if (this.docClosed && depth === 0) this.trailingGarbage = true;
       } else if (c === 0x7b || c === 0x5b) {
-        if (this.docClosed) this.trailingGarbage = true;
+        if (this.docClosed && depth === 0) this.trailingGarbage = true;
         depth++;
         this.started = true;
       } else if (c === 0x7d || c === 0x5d) {
         depth--;
         if (depth === 0) this.docClosed = true;
         if (depth < 0) this.trailingGarbage = true;
-      } else if (c > 0x20 && depth === 0 && this.docClosed) {
-        this.trailingGarbage = true;
-      } else if (c > 0x20 && depth === 0 && !this.started) {
-        this.started = true; // a bare scalar document
-        this.docClosed = true;
+      } else if (c > 0x20 && depth === 0) {
+        if (this.docClosed) this.trailingGarbage = true;
+        else if (!this.started) {
+          this.started = true; // a bare scalar document
+          this.docClosed = true;
+        }
       }
+      i++;
     }
     this.depth = depth;
     this.inString = inString;

@@ -230,6 +230,13 @@ describe('results verification', () => {
     await expect(run([doc], { format: 'json', expectedPeriod: '2026_Q3' })).rejects.toMatchObject({ code: 'period_mismatch' });
     await expect(run(['[{"timePeriod":"2025_Q1","ownerName":"x"}]'], { format: 'json', expectedPeriod: '2026_Q3' })).rejects.toMatchObject({ code: 'period_mismatch' });
   });
+  it('tracks strings with escaped quotes and backslashes across every chunk border', async () => {
+    const doc = JSON.stringify({ entries: [{ a: 'x\\"}', b: '\\\\', c: '\\', d: '{[' }], timePeriods: [{ timePeriodId: '2026_Q3' }] });
+    for (let cut = 1; cut < doc.length; cut++) {
+      expect(await run([doc.slice(0, cut), doc.slice(cut)], { format: 'json', expectedPeriod: '2026_Q3' })).toBe(doc);
+    }
+    await expect(run([doc.slice(0, -2)], { format: 'json' })).rejects.toMatchObject({ code: 'results_truncated' });
+  });
   it('fails on a document that ends early, even cleanly', async () => {
     await expect(run(['{"entries":[{"a":"}"'], { format: 'json' })).rejects.toMatchObject({ code: 'results_truncated' });
     await expect(run([''], { format: 'json' })).rejects.toMatchObject({ code: 'results_truncated' });
