@@ -164,36 +164,64 @@ for (const t of TABLES) {
   CHILDREN.set(parent.name, [...(CHILDREN.get(parent.name) ?? []), t]);
 }
 
+type Coercer = (v: unknown) => string | null;
+
+function coercerFor(type: ColumnType): Coercer {
+  if (type === 'text') return (v) => (typeof v === 'string' ? v : coerce(v, 'text'));
+  if (type === 'numeric') return (v) => (typeof v === 'number' && Number.isFinite(v) ? String(v) : coerce(v, 'numeric'));
+  return (v) => coerce(v, type);
+}
+
 /**
- * One COPY line. A value that does not fit its typed column (a bucketed amount such as "10000-100000", a
- * rounded "$1,000") leaves the column NULL and is kept verbatim in `extra` under its source key.
+ * A table's row encoder, compiled once: record → one COPY CSV line. A value that does not fit its typed
+ * column (a bucketed amount such as "10000-100000", a rounded "$1,000") leaves the column NULL and is kept
+ * verbatim in `extra` under its source key, with any fields the schema does not name.
  */
-function rowLine(jobField: string, t: TableSpec, record: Record<string, unknown>, prefix: string[], consumed: Set<string>): string {
-  const fields = [jobField, ...prefix];
-  let extra: Record<string, unknown> | null = null;
-  for (const col of t.columns) {
-    const v = pick(record, col.from);
-    let value: string | null;
-    try {
-      value = coerce(v, col.type);
-    } catch (e) {
-      if (!(e instanceof BadValue)) throw e;
-      value = null;
-      (extra ??= {})[col.from] = v;
+interface Encoder {
+  (jobField: string, record: Record<string, unknown>, prefix: string): string;
+}
+
+function compileEncoder(t: TableSpec): Encoder {
+  const cols = t.columns.map((col) => {
+    const path = col.from;
+    const [a, b] = path.split('.');
+    const get = path.includes('.')
+      ? path.split('.').length === 2
+        ? (r: Record<string, unknown>) => {
+            const o = r[a];
+            return o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[b] : undefined;
+          }
+        : (r: Record<string, unknown>) => pick(r, path)
+      : (r: Record<string, unknown>) => r[path];
+    return { from: path, get, coerce: coercerFor(col.type) };
+  });
+  const consumed = consumedFor(t);
+  return (jobField, record, prefix) => {
+    let line = jobField + prefix;
+    let extra: Record<string, unknown> | null = null;
+    for (const col of cols) {
+      const v = col.get(record);
+      let value: string | null;
+      try {
+        value = col.coerce(v);
+      } catch (e) {
+        if (!(e instanceof BadValue)) throw e;
+        value = null;
+        (extra ??= {})[col.from] = v;
+      }
+      try {
+        line += `,${csvField(value)}`;
+      } catch (e) {
+        if (e instanceof BadValue) throw new BadValue(`field ${col.from} ${e.message}`);
+        throw e;
+      }
     }
-    try {
-      fields.push(csvField(value));
-    } catch (e) {
-      if (e instanceof BadValue) throw new BadValue(`field ${col.from} ${e.message}`);
-      throw e;
+    for (const k in record) {
+      if (consumed.has(k) || !Object.prototype.hasOwnProperty.call(record, k)) continue;
+      (extra ??= {})[k] = record[k];
     }
-  }
-  for (const k of Object.keys(record)) {
-    if (consumed.has(k)) continue;
-    (extra ??= {})[k] = record[k];
-  }
-  fields.push(extra ? csvField(JSON.stringify(extra)) : '');
-  return `${fields.join(',')}\n`;
+    return `${line},${extra ? csvField(JSON.stringify(extra)) : ''}\n`;
+  };
 }
 
 const consumedKeys = new Map<string, Set<string>>();
@@ -205,6 +233,13 @@ function consumedFor(t: TableSpec): Set<string> {
     consumedKeys.set(t.name, s);
   }
   return s;
+}
+
+const ENCODERS = new Map<string, Encoder>();
+function encoderFor(t: TableSpec): Encoder {
+  let e = ENCODERS.get(t.name);
+  if (!e) ENCODERS.set(t.name, (e = compileEncoder(t)));
+  return e;
 }
 
 // ---- the loader ---------------------------------------------------------------------------------------
@@ -221,17 +256,29 @@ class CopyRouter {
 
   constructor(private readonly db: WarehouseDb, private readonly schema: string) {}
 
-  async add(t: TableSpec, line: string): Promise<void> {
+  /** Buffers a line; true when the caller must `await flushDue()` (kept synchronous: it runs per row). */
+  add(t: TableSpec, line: string): boolean {
     this.counts[t.name] = (this.counts[t.name] ?? 0) + 1;
     let b = this.buffers.get(t.name);
     if (!b) this.buffers.set(t.name, (b = { parts: [], bytes: 0 }));
     b.parts.push(line);
     b.bytes += line.length;
     if (this.current?.table === t.name) {
-      if (b.bytes >= WRITE_CHUNK) await this.drain(t.name);
+      if (b.bytes >= WRITE_CHUNK) return (this.due = t.name), true;
     } else if (b.bytes >= SWITCH_AT) {
-      await this.switchTo(t.name);
+      return (this.due = t.name), true;
     }
+    return false;
+  }
+
+  private due: string | null = null;
+
+  async flushDue(): Promise<void> {
+    const table = this.due;
+    this.due = null;
+    if (!table) return;
+    if (this.current?.table === table) await this.drain(table);
+    else await this.switchTo(table);
   }
 
   private async drain(table: string): Promise<void> {
@@ -343,13 +390,12 @@ export async function loadRecordsIntoWarehouse(o: LoadOptions): Promise<LoadResu
     const cleared = await db.query<{ n: string }>(`SELECT ${quoteIdent(schema)}.${CLEAR_JOB_FN}($1) AS n`, [o.jobId]);
     replacedRows = Number(cleared.rows[0].n);
     step = 'copying rows';
-    const counters = new Map<string, number>();
+    const counters: Record<string, number> = Object.create(null);
     const skipped: Record<string, number> = {};
     let total = 0;
     for await (const { section, record } of o.records) {
       const key = section ?? '';
-      const n = (counters.get(key) ?? 0) + 1;
-      counters.set(key, n);
+      const n = (counters[key] = (counters[key] ?? 0) + 1);
       try {
         const t = routeRecord(o.kind, section, record);
         if (!t) {
@@ -360,16 +406,19 @@ export async function loadRecordsIntoWarehouse(o: LoadOptions): Promise<LoadResu
           if (t.name === 'forecast_time_periods' && typeof record.timePeriodId === 'string') period = record.timePeriodId;
           else if (t.name === 'flat_entries' && typeof record.timePeriod === 'string') period = record.timePeriod;
         }
-        await router.add(t, rowLine(jobField, t, record, [], consumedFor(t)));
-        for (const child of CHILDREN.get(t.name) ?? []) {
-          const arr = record[child.child!.arrayKey];
-          if (!Array.isArray(arr)) continue;
-          const parentField = csvField(coerce(pick(record, child.child!.parentFrom), 'text'));
-          const childConsumed = consumedFor(child);
-          for (let i = 0; i < arr.length; i++) {
-            const item = arr[i];
-            if (item === null || typeof item !== 'object') throw new BadValue(`${child.child!.arrayKey}[${i}] is not an object`);
-            await router.add(child, rowLine(jobField, child, item as Record<string, unknown>, [parentField, String(i)], childConsumed));
+        if (router.add(t, encoderFor(t)(jobField, record, ''))) await router.flushDue();
+        const children = CHILDREN.get(t.name);
+        if (children) {
+          for (const child of children) {
+            const arr = record[child.child!.arrayKey];
+            if (!Array.isArray(arr)) continue;
+            const parentField = `,${csvField(coerce(pick(record, child.child!.parentFrom), 'text'))}`;
+            const enc = encoderFor(child);
+            for (let i = 0; i < arr.length; i++) {
+              const item = arr[i];
+              if (item === null || typeof item !== 'object') throw new BadValue(`${child.child!.arrayKey}[${i}] is not an object`);
+              if (router.add(child, enc(jobField, item as Record<string, unknown>, `${parentField},${i}`))) await router.flushDue();
+            }
           }
         }
       } catch (e) {
