@@ -60,6 +60,8 @@ export class NdjsonSplitter {
   constructor(
     private readonly file: string,
     private readonly onRecord: (value: unknown, where: { line: number; offset: number }) => void,
+    /** When given, lines are handed over as raw bytes instead of parsed. */
+    private readonly onRaw?: (slice: Buffer, where: { line: number; offset: number }) => void,
   ) {}
 
   push(chunk: Buffer): void {
@@ -89,7 +91,8 @@ export class NdjsonSplitter {
     while (a < b && (buf[a] === 0x20 || buf[a] === 0x09 || buf[a] === 0x0d)) a++;
     while (b > a && (buf[b - 1] === 0x20 || buf[b - 1] === 0x09 || buf[b - 1] === 0x0d)) b--;
     if (a === b) return;
-    this.onRecord(parseJsonSlice(buf.subarray(a, b), this.file, line, offset + (a - s)), { line, offset });
+    if (this.onRaw) this.onRaw(buf.subarray(a, b), { line, offset: offset + (a - s) });
+    else this.onRecord(parseJsonSlice(buf.subarray(a, b), this.file, line, offset + (a - s)), { line, offset });
   }
 }
 

@@ -16,6 +16,8 @@ export interface JsonScanHandler {
   sectionEnd(section: string): void;
   /** One record (array element) as parsed JSON; `section` is null for a top-level array or NDJSON. */
   record(section: string | null, value: unknown, where: RecordLocation): void;
+  /** When present, records are handed over as raw bytes (validated later by the consumer) instead of parsed. */
+  rawRecord?(section: string | null, slice: Buffer, where: RecordLocation): void;
   /** A top-level key whose value is not an array. */
   value(section: string, value: unknown, where: RecordLocation): void;
   close(): void;
@@ -296,8 +298,13 @@ export class JsonScanner {
   private emit(start: number, end: number, line: number): void {
     const slice = this.buf.subarray(start, end);
     const offset = this.base + start;
-    const value = parseJsonSlice(slice, this.file, line, offset);
     const where = { line, offset };
+    if (this.h.rawRecord && this.state !== S.TopObjValue) {
+      this.h.rawRecord(this.state === S.SectionValueOrEnd ? this.section : null, slice, where);
+      this.state = this.state === S.SectionValueOrEnd ? S.SectionCommaOrEnd : S.TopArrayCommaOrEnd;
+      return;
+    }
+    const value = parseJsonSlice(slice, this.file, line, offset);
     if (this.state === S.TopObjValue) {
       this.h.value(this.section!, value, where);
       this.state = S.TopObjCommaOrEnd;

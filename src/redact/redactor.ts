@@ -6,7 +6,8 @@ const compose = (streams as unknown as { compose: (...s: streams.Stream[]) => Du
 import { UsageError } from '../errors.js';
 import { DROP, RecordRedactor, type RedactionReport } from './engine.js';
 import { csvField, csvInputError, csvParser, NdjsonSplitter, Utf8Validator, type RedactFormat } from './formats.js';
-import { JsonScanner, type RecordLocation } from './json-scanner.js';
+import { isUtf8 } from 'node:buffer';
+import { JsonScanner, parseJsonSlice, type RecordLocation } from './json-scanner.js';
 import type { Policy } from './policy.js';
 import { detectPreset, presetPolicy, type ShapeHint } from './presets.js';
 
@@ -99,6 +100,8 @@ class OutBuffer {
 
 function jsonTransform(engine: RecordRedactor, format: 'json' | 'ndjson', isDecided: () => boolean, decide: (h: ShapeHint) => void): Duplex {
   const file = engine.report.source;
+  // CLARIGUARD_REDACT_PARSED=1 forces the parse/stringify path (for comparing the two in tests).
+  const fast = process.env.CLARIGUARD_REDACT_PARSED !== '1';
   let out!: OutBuffer;
   // Until the shape is known, events wait here (only the first few, up to the first record).
   let pending: (() => void)[] | null = isDecided() ? null : [];
@@ -129,12 +132,38 @@ function jsonTransform(engine: RecordRedactor, format: 'json' | 'ndjson', isDeci
     }
   };
 
+  // The fast path: records stay text; only the values the policy changes are replaced.
+  const emitRaw = (section: string | null, slice: Buffer, where: RecordLocation): void => {
+    if (pending || !isUtf8(slice)) {
+      const value = parseJsonSlice(slice, file, where.line, where.offset);
+      if (pending) release({ section, recordKeys: keysOf(value) });
+      emitRecord(section, value, where);
+      return;
+    }
+    const r = engine.rewriteRecord(slice.toString('utf8'), section, where);
+    if (r === null) {
+      // Not valid JSON by the fast path's reading: the parser either names the error or takes over.
+      emitRecord(section, parseJsonSlice(slice, file, where.line, where.offset), where);
+      return;
+    }
+    if (r === DROP) return;
+    if (format === 'ndjson') out.write(`${r}\n`);
+    else {
+      out.write(sectionFirst ? `\n${r}` : `,\n${r}`);
+      sectionFirst = false;
+    }
+  };
+
   const scanner =
     format === 'ndjson'
-      ? new NdjsonSplitter(file, (value, where) => {
-          release({ section: null, recordKeys: keysOf(value) });
-          emitRecord(null, value, where);
-        })
+      ? new NdjsonSplitter(
+          file,
+          (value, where) => {
+            if (pending) release({ section: null, recordKeys: keysOf(value) });
+            emitRecord(null, value, where);
+          },
+          fast ? (slice, where) => emitRaw(null, slice, where) : undefined,
+        )
       : new JsonScanner(file, {
           open(kind) {
             topKind = kind;
@@ -155,6 +184,7 @@ function jsonTransform(engine: RecordRedactor, format: 'json' | 'ndjson', isDeci
             if (pending) release({ section, recordKeys: keysOf(value) });
             emitRecord(section, value, where);
           },
+          ...(fast ? { rawRecord: emitRaw } : {}),
           value(section, value, where) {
             topKeys.push(section);
             run(() => {

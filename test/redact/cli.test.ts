@@ -55,6 +55,15 @@ describe('clariguard redact: golden output per preset (auto-detected)', () => {
     });
   }
 
+  it('the text-rewriting fast path and the parse/stringify path agree on every fixture', async () => {
+    for (const file of Object.keys(PRESET_OF).filter((f) => !f.endsWith('.csv'))) {
+      const slow = await runCli(['redact', '--key', 'env:CG_KEY', '--in', join(FIX, file)], { env: { ...env, CLARIGUARD_REDACT_PARSED: '1' } });
+      expect(slow.code).toBe(0);
+      const parse = (s: string): unknown => (file.endsWith('.ndjson') ? s.trim().split('\n').map((l) => JSON.parse(l)) : JSON.parse(s));
+      expect(parse(slow.stdout), file).toEqual(parse(readFileSync(join(GOLDEN, `${file}.out`), 'utf8')));
+    }
+  });
+
   it('same preset chosen explicitly gives the same bytes; stdin works', async () => {
     const input = readFileSync(join(FIX, 'flat.json'));
     const a = await runCli(['redact', '--key', 'env:CG_KEY', '--preset', 'flat-entries'], { env, input });
