@@ -74,28 +74,18 @@ async function generate() {
   return { jsonFile, csvFile };
 }
 
-/** Runs a command, polling /proc/PID/status for the peak resident set (VmHWM). */
+/** Runs a command under /usr/bin/time: wall seconds, CPU seconds (user+sys) and peak RSS (max resident). */
 function measure(label, cmd, args, env = {}) {
   return new Promise((resolve, reject) => {
-    const t0 = process.hrtime.bigint();
-    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
-    let peakKb = 0;
+    const timeFile = join(WORK, 'time.txt');
+    const child = spawn('/usr/bin/time', ['-f', '%e %U %S %M', '-o', timeFile, cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
     let err = '';
     child.stderr.on('data', (d) => (err += d));
-    const poll = setInterval(() => {
-      try {
-        const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-        if (m) peakKb = Math.max(peakKb, Number(m[1]));
-      } catch {
-        /* exited */
-      }
-    }, 50);
     child.on('error', reject);
     child.on('close', (code) => {
-      clearInterval(poll);
-      const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-      if (code !== 0) reject(new Error(`${label} exited ${code}: ${err.slice(-500)}`));
-      else resolve({ label, secs, peakMb: peakKb / 1024, stderr: err });
+      if (code !== 0) return reject(new Error(`${label} exited ${code}: ${err.slice(-500)}`));
+      const [wall, user, sys, maxKb] = readFileSync(timeFile, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+      resolve({ label, secs: wall, cpu: user + sys, peakMb: maxKb / 1024, stderr: err });
     });
   });
 }
@@ -153,17 +143,21 @@ async function main() {
   await run('clariguard redact, flat-entries preset, free text, roster pre-pass', jsonMb, process.execPath, [bin, 'redact', '--in', jsonFile, '--out', out('cg.json'), '--report', out('cg-report.json')], env);
   await run('clariguard redact --single-pass', jsonMb, process.execPath, [bin, 'redact', '--single-pass', '--in', jsonFile, '--out', out('cg1.json')], env);
   const pyCsv = await run('python csv + bare sha256[:12]', csvMb, 'python3', [pyCsvFile, csvFile, out('py.csv')]);
-  await run('clariguard redact, forecast-csv preset', csvMb, process.execPath, [bin, 'redact', '--in', csvFile, '--out', out('cg.csv')], env);
+  await run('clariguard redact, forecast-csv preset (csv)', csvMb, process.execPath, [bin, 'redact', '--in', csvFile, '--out', out('cg.csv')], env);
 
   const report = JSON.parse(readFileSync(out('cg-report.json'), 'utf8'));
   console.log(`\nclariguard redact benchmark: ${ENTRIES.toLocaleString()} flat entries (${jsonMb.toFixed(0)} MB JSON), ${CSV_ROWS.toLocaleString()} CSV rows (${csvMb.toFixed(0)} MB)\n`);
-  console.log('| run | MB | seconds | MB/s | peak RSS MB | vs python |');
-  console.log('|---|---:|---:|---:|---:|---:|');
+  console.log('| run | MB | wall s | CPU s | MB/s (wall) | MB/CPU-s | peak RSS MB | vs python (wall) | vs python (CPU) |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const pyRow = rows.find((r) => r.label.startsWith('python json'));
+  const pyCsvRow = rows.find((r) => r.label.startsWith('python csv'));
   for (const r of rows) {
-    const base = r.label.includes('csv') || r.label.includes('forecast-csv') ? pyCsv : py;
+    const base = r.label.includes('csv') ? pyCsvRow : pyRow;
     const ratio = r.mb / r.secs / (base.mb / base.secs);
-    console.log(`| ${r.label} | ${r.mb.toFixed(0)} | ${r.secs.toFixed(2)} | ${(r.mb / r.secs).toFixed(1)} | ${r.peakMb.toFixed(0)} | ${ratio.toFixed(2)}x |`);
+    const ratioCpu = r.mb / r.cpu / (base.mb / base.cpu);
+    console.log(`| ${r.label} | ${r.mb.toFixed(0)} | ${r.secs.toFixed(1)} | ${r.cpu.toFixed(1)} | ${(r.mb / r.secs).toFixed(1)} | ${(r.mb / r.cpu).toFixed(1)} | ${r.peakMb.toFixed(0)} | ${ratio.toFixed(2)}x | ${ratioCpu.toFixed(2)}x |`);
   }
+  console.log(`\nload average during the run: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} (CPU seconds are the fairer comparison on a shared machine)`);
   console.log(`\nflat JSON report: rows ${report.rows}, detectors ${JSON.stringify(report.detectors)}, roster ${report.roster.size}, key ${report.keyId}`);
   if (!process.env.BENCH_KEEP) for (const f of ['py.json', 'cg.json', 'cg1.json', 'py.csv', 'cg.csv', 'warm.json']) rmSync(out(f), { force: true });
 }
