@@ -100,7 +100,7 @@ export function pollCurrentToken(ref: string, env: Record<string, string | undef
         problems.push(`read failed: ${(e as Error).message}`);
       }
       reads++;
-      await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 20));
     }
   })();
   return {

@@ -10,6 +10,9 @@ import { isolatedEnv, tempDir } from '../helpers/cli.js';
 import { startAwsSecretsManagerEmulator, type AwsSecretsManagerEmulator } from '../secrets/backends/aws-emulator.js';
 import { leaksIn, pollCurrentToken, runTraced, sha256, startClariForRotation, writeConsumerScript, type TracedRun } from './harness.js';
 
+// Each test spawns the CLI several times; on a loaded 2-core machine a spawn can take seconds.
+const CLI_TEST_TIMEOUT_MS = 240_000;
+
 const NAME = 'clari/prod/api-token';
 const REF = `aws-sm://${NAME}?region=eu-west-1`;
 const AWS_SECRET_KEY = canary('awskey');
@@ -103,7 +106,7 @@ describe('clariguard rotate (aws-sm:// against the Secrets Manager emulator)', (
     const fin = await rotate(['--finish', '--yes']);
     expect(fin.code, fin.stderr).toBe(0);
     expect(labels()).toEqual({ old: [], new: ['AWSCURRENT'] });
-  });
+  }, CLI_TEST_TIMEOUT_MS);
 
   it('a token Clari rejects leaves AWSCURRENT where it was and no pending label or journal behind', async () => {
     clari.revoke(newToken);
@@ -115,7 +118,7 @@ describe('clariguard rotate (aws-sm:// against the Secrets Manager emulator)', (
     expect(after.versions).toEqual(before.versions);
     expect(after.tags).toEqual(before.tags);
     expect(labels()).toEqual({ old: ['AWSCURRENT'], new: [] });
-  });
+  }, CLI_TEST_TIMEOUT_MS);
 
   it('a failing consumer stops before promotion; rollback removes AWSPENDING, and swaps a completed rotation back', async () => {
     const o = { env, baseUrl: clari.url, consumerOutput: new Writable({ write: (_c, _e, cb) => cb() }) };
@@ -135,5 +138,5 @@ describe('clariguard rotate (aws-sm:// against the Secrets Manager emulator)', (
     expect(back.outcome).toBe('rolled-back');
     expect((await readSecret(REF, { env })).reveal()).toBe(oldToken);
     expect(labels().old).toEqual(['AWSCURRENT']);
-  });
+  }, CLI_TEST_TIMEOUT_MS);
 });

@@ -7,6 +7,9 @@ import { canary, expectNoLeakInDir } from '../helpers/canary.js';
 import { isolatedEnv, tempDir } from '../helpers/cli.js';
 import { startClariForRotation, leaksIn, pollCurrentToken, runTraced, sha256, startHttp, writeConsumerScript, type TracedRun } from './harness.js';
 
+// Each test spawns the CLI several times; on a loaded 2-core machine a spawn can take seconds.
+const CLI_TEST_TIMEOUT_MS = 240_000;
+
 const REF = 'local:clari/prod/api-token';
 
 let tmp: { dir: string; cleanup: () => void };
@@ -118,7 +121,7 @@ describe('clariguard rotate (local store)', () => {
     const after = await describeSecret(REF, { env });
     expect(after.versions.map((v) => v.stages)).toEqual([['current']]);
     assertNoLeaks();
-  });
+  }, CLI_TEST_TIMEOUT_MS);
 
   it('a failing consumer stops before promotion (JSON report on stdout), and --rollback abandons the rotation', async () => {
     const r = await rotate(['--consumers', consumersFile, '--json'], newToken, { CONSUMER_FAIL: '1' });
@@ -140,7 +143,7 @@ describe('clariguard rotate (local store)', () => {
     expect(d.rotation).toBeNull();
     expect(d.versions.map((v) => v.stages)).toEqual([['current']]);
     assertNoLeaks();
-  });
+  }, CLI_TEST_TIMEOUT_MS);
 
   it('survives SIGKILL after each step (create, test, set, promote): --resume completes and a reader never sees a missing or invalid token', async () => {
     const poll = pollCurrentToken(REF, env, clari.url, [oldToken, newToken]);
@@ -175,5 +178,5 @@ describe('clariguard rotate (local store)', () => {
     // Only the resume killed after set ran the consumer; later resumes skip the finished step.
     expect(Object.keys(traceFiles()).length).toBe(1);
     assertNoLeaks();
-  });
+  }, CLI_TEST_TIMEOUT_MS);
 });

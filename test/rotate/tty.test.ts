@@ -5,6 +5,9 @@ import { canary, expectNoLeak, expectNoLeakInDir } from '../helpers/canary.js';
 import { BIN, isolatedEnv, tempDir } from '../helpers/cli.js';
 import { startClariForRotation } from './harness.js';
 
+// Each test spawns the CLI several times; on a loaded 2-core machine a spawn can take seconds.
+const CLI_TEST_TIMEOUT_MS = 240_000;
+
 const REF = 'local:clari/prod/api-token';
 const PROMPTS = /(New Clari token for [^:]+:|Again, to confirm:|Did you revoke the old token[^?]*\? \[y\/N\])/g;
 
@@ -66,5 +69,5 @@ describe('rotate on a terminal', () => {
       for (const run of [r, no, yes]) expectNoLeak(run.screen, s, 'the terminal');
       expectNoLeakInDir(tmp.dir, s);
     }
-  });
+  }, CLI_TEST_TIMEOUT_MS);
 });
