@@ -13,6 +13,7 @@ export {
 } from './db.js';
 export { loadRecordsIntoWarehouse, ensureTables, routeRecord, type LoadOptions, type LoadResult, type ExportKind, type WarehouseRecord } from './sink.js';
 export { TABLES, LOAD_LOG, READER_SCOPES, createTablesSql, type TableSpec, type ColumnSpec } from './schema.js';
+export { redactIntoWarehouse, stageExportForWarehouse, type RedactIntoWarehouseOptions, type WarehouseStaging } from './pipeline.js';
 export { initWarehouse, SCOPED_VIEWS, type InitOptions, type InitResult } from './init.js';
 export { pseudonymizeColumn, type PseudonymizeOptions, type PseudonymizeResult } from './pseudonymize.js';
 export {

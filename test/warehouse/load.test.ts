@@ -1,8 +1,10 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { isWarehouseTarget, loadRecordsIntoWarehouse, openWarehouse, resolveWarehouseTarget, type WarehouseRecord } from '../../src/warehouse/index.js';
+import { keyIdOf } from '../../src/redact/pseudonym.js';
+import { isWarehouseTarget, loadRecordsIntoWarehouse, openWarehouse, redactIntoWarehouse, resolveWarehouseTarget, stageExportForWarehouse, type WarehouseRecord } from '../../src/warehouse/index.js';
 import { canary, expectNoLeak } from '../helpers/canary.js';
 import { isolatedEnv, runCli, tempDir } from '../helpers/cli.js';
 import { startPostgres, type PgServer } from '../helpers/postgres.js';
@@ -161,6 +163,47 @@ describe('PostgreSQL sink', () => {
 
   test('resolveWarehouseTarget rejects a secret that is not a warehouse URL', async () => {
     await expect(resolveWarehouseTarget('env:NOT_A_URL', { env: { NOT_A_URL: 'hello' } })).rejects.toMatchObject({ exitCode: 2 });
+  });
+});
+
+describe('redact straight into the warehouse', () => {
+  test('redactIntoWarehouse: raw export in, only pseudonyms in the tables, key id in the load log', async () => {
+    const raw = {
+      ...forecastExport,
+      users: forecastExport.users.map((u, i) => ({ ...u, name: `Ana Silva ${i}`, email: `ana.silva${i}@acme-corp.com` })),
+    };
+    const file = join(tmp.dir, 'q3-raw.json');
+    writeFileSync(file, JSON.stringify(raw));
+    const key = Buffer.alloc(32, 9);
+    const r = await redactIntoWarehouse({ in: file, key, target: server.url });
+    expect(r.load).toMatchObject({ jobId: 'q3-raw', keyId: keyIdOf(key), totalRows: 11 });
+    expect(r.report.rows).toBeGreaterThan(0);
+    const users = await client.query("SELECT name, email FROM clari.forecast_users WHERE job_id = 'q3-raw' ORDER BY user_id");
+    for (const u of users.rows) {
+      expect(u.email).toMatch(/^[0-9a-f]{20}-k[0-9a-f]{6}@/);
+      expect(u.name).not.toMatch(/Ana|Silva/);
+    }
+    const dump = await client.query("SELECT string_agg(t::text, ' ') AS d FROM clari.forecast_users t WHERE job_id = 'q3-raw'");
+    expect(dump.rows[0].d).not.toMatch(/acme-corp|Silva/);
+    expect((await client.query("SELECT key_id FROM clari.load_log WHERE job_id = 'q3-raw'")).rows[0].key_id).toBe(keyIdOf(key));
+    // From stdin a job id is required.
+    await expect(redactIntoWarehouse({ key, target: server.url, input: Readable.from([Buffer.from('{}')]) })).rejects.toMatchObject({ exitCode: 2 });
+  });
+
+  test('stageExportForWarehouse: the staged file is loaded, then removed', async () => {
+    const st = stageExportForWarehouse(server.url, 'json');
+    writeFileSync(st.file, JSON.stringify(auditExport));
+    try {
+      const r = await st.load({ kind: 'audit', format: 'json', report: { keyId: 'k0a0b0c' } }, JSON.stringify({ from: '2026-07-01' }));
+      expect(r.jobId).toMatch(/^audit-[0-9a-f]{16}$/);
+      expect(r.rowCounts).toEqual({ audit_events: 2, audit_actors: 1 });
+      const again = await st.load({ kind: 'audit', format: 'json', report: { keyId: 'k0a0b0c' } }, JSON.stringify({ from: '2026-07-01' }));
+      expect(again.jobId).toBe(r.jobId);
+      expect(again.replacedRows).toBe(3);
+    } finally {
+      st.cleanup();
+    }
+    expect(existsSync(st.file)).toBe(false);
   });
 });
 
