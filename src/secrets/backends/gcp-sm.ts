@@ -180,7 +180,7 @@ export class GcpSecretManagerBackend implements SecretBackend {
     const pseudo: SecretRef = { scheme: 'gcp-sm', path: `${parent}/secrets/${namePrefix || '*'}`, params: {}, raw: `gcp-sm://${parent}/secrets/${namePrefix}` };
     const out: string[] = [];
     await this.call(pseudo, 'listSecrets', async (c) => {
-      for await (const s of c.listSecretsAsync({ parent, ...(namePrefix ? { filter: `name:${namePrefix}` } : {}) })) {
+      for await (const s of c.listSecretsAsync({ parent, ...(namePrefix ? { filter: `name:${namePrefix}` } : {}) }, { autoPaginate: false })) {
         const id = String(s.name ?? '').split('/').pop() ?? '';
         if (id.startsWith(namePrefix)) out.push(`gcp-sm://${parent}/secrets/${id}`);
       }
@@ -306,7 +306,7 @@ export class GcpSecretManagerBackend implements SecretBackend {
     }
     const versions: SecretState['versions'] = [];
     await this.call(ref, 'listSecretVersions', async (c) => {
-      for await (const v of c.listSecretVersionsAsync({ parent: name })) versions.push(versionInfo(v));
+      for await (const v of c.listSecretVersionsAsync({ parent: name }, { autoPaginate: false })) versions.push(versionInfo(v));
     });
     const aliases: Record<string, number> = {};
     for (const [k, v] of Object.entries(secret.versionAliases ?? {})) aliases[k] = Number(v);

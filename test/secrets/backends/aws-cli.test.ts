@@ -81,7 +81,7 @@ describe('clariguard secret / run with aws-sm:// (CLI against the emulator)', ()
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain(`len=${token.length}`);
     clean(run, token);
-  });
+  }, 180_000);
 
   it('copies from env: and from a .env file into AWS without the value in argv or output', async () => {
     const fromEnv = canary();
@@ -99,7 +99,7 @@ describe('clariguard secret / run with aws-sm:// (CLI against the emulator)', ()
     expect(emu.state.find('team/clari-b')!.versions[0].secretString).toBe(fromFile);
     const list = await runCli(['secret', 'list', 'aws-sm://team/', '--json'], { env });
     expect(JSON.parse(list.stdout)).toEqual({ secrets: ['aws-sm://team/clari-a', 'aws-sm://team/clari-b'] });
-  });
+  }, 180_000);
 
   it('exits 66 / 77 / 75 / 69 with one-line errors naming the store and operation, never credentials', async () => {
     const token = canary();
@@ -130,5 +130,5 @@ describe('clariguard secret / run with aws-sm:// (CLI against the emulator)', ()
     const nocreds = await runCli(['secret', 'get', 'aws-sm://e/x'], { env: { ...env, AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined } });
     expect(nocreds.code).toBe(78);
     expect(nocreds.stderr).toMatch(/no AWS credentials found/);
-  });
+  }, 180_000);
 });

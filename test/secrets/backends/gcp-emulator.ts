@@ -264,6 +264,21 @@ export async function startGcpSecretManagerEmulator(options: { token?: string } 
         res.end(out);
       };
       try {
+        // The GCE metadata server, so Application Default Credentials work unchanged (GCE_METADATA_HOST).
+        if ((req.url ?? '').startsWith('/computeMetadata/v1/')) {
+          const p = (req.url ?? '').split('?')[0];
+          const meta: Record<string, string> = {
+            '/computeMetadata/v1/instance/service-accounts/default/token': JSON.stringify({ access_token: options.token ?? 'metadata-token', expires_in: 3599, token_type: 'Bearer' }),
+            '/computeMetadata/v1/project/project-id': 'acme',
+            '/computeMetadata/v1/universe/universe-domain': 'googleapis.com',
+            '/computeMetadata/v1/instance': '{}',
+          };
+          const text = meta[p];
+          rec.status = text === undefined ? 404 : 200;
+          res.writeHead(rec.status, { 'Metadata-Flavor': 'Google', 'Content-Type': p.endsWith('/token') ? 'application/json' : 'text/plain' });
+          res.end(text ?? 'not found');
+          return;
+        }
         const fault = state.faults.find((f) => f.remaining > 0);
         if (fault) {
           fault.remaining -= 1;

@@ -91,5 +91,5 @@ describe('op:// backend (1Password CLI)', () => {
     const signedOut = await runCli(['secret', 'get', 'op://Eng/Clari/credential'], { env: { ...env, FAKE_OP_SIGNED_OUT: '1' } });
     expect(signedOut.code).toBe(77);
     expect(signedOut.stderr).toMatch(/^clariguard: op store: read failed: .*not signed in/);
-  });
+  }, 180_000);
 });

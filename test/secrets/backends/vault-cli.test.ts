@@ -74,5 +74,5 @@ describe('clariguard secret / run with vault:// (CLI against the emulator)', () 
     const noAddr = await runCli(['secret', 'get', ref], { env: { ...env, VAULT_ADDR: undefined } });
     expect(noAddr.code).toBe(78);
     clean(noAddr);
-  });
+  }, 180_000);
 });
