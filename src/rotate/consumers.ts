@@ -210,6 +210,8 @@ export async function runConsumerCheck(check: ConsumerCheck, token: SecretValue,
         baseEnv,
         env: baseEnv,
         timeoutMs: check.timeoutMs,
+        // Our masker already covers the check's output; runner mask lines would corrupt --json on stdout.
+        githubActionsMask: false,
       });
       if (r.timedOut) return done(false, `timed out after ${check.timeoutMs} ms`);
       if (r.signal) return done(false, `killed by ${r.signal}`);

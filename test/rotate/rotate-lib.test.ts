@@ -198,6 +198,30 @@ describe('rotation library (local store, Clari over loopback HTTP)', () => {
     expect(pasted.report?.consumers[0]).toMatchObject({ ok: false, detail: 'the token appears in the command line; pass it through "env" only' });
   });
 
+  it('resumes a run interrupted inside create: adopts a stored pending version, or asks for the token again', async () => {
+    const { openSecret } = await import('../../src/secrets/index.js');
+    const { journalToTag } = await import('../../src/secrets/journal.js');
+    const { ref, backend } = openSecret(REF, { env });
+    const currentId = (await describeSecret(REF, { env })).versions[0].id;
+    const now = new Date().toISOString();
+    const journal = { step: 'create' as const, previousVersionId: currentId, startedAt: now, updatedAt: now };
+    // Journal written, pending never stored (the crash came first).
+    await backend.setTags(ref, journalToTag(journal));
+    const noToken = await failure(resumeRotation(REF, opts()));
+    expect(noToken.message).toContain('give it again on stdin');
+    const r1 = await resumeRotation(REF, { ...opts(), newToken: new SecretValue(newToken) });
+    expect(r1.steps.map((s) => `${s.step}:${s.status}`)).toEqual(['create:done', 'test:done', 'set:done', 'finish:done']);
+    expect((await readSecret(REF, { env })).reveal()).toBe(newToken);
+
+    // Pending stored together with a step-create journal, but its id never recorded.
+    const third = canary('cgthird');
+    const before = (await describeSecret(REF, { env })).versions.find((v) => v.stages.includes('current'))!.id;
+    await backend.write(ref, new SecretValue(third), { stage: 'pending', tags: journalToTag({ ...journal, previousVersionId: before }) });
+    const r2 = await resumeRotation(REF, { ...opts(), validator: async () => ({ ok: true }) });
+    expect(r2.steps[0]).toMatchObject({ step: 'create', status: 'already-done' });
+    expect((await readSecret(REF, { env })).reveal()).toBe(third);
+  });
+
   it('an unreachable Clari leaves the rotation at step test, resumable', async () => {
     const e = await rotateToken(REF, { ...opts(), baseUrl: 'http://127.0.0.1:9/v4', newToken: new SecretValue(newToken) }).catch((x: Error & { exitCode: number }) => x);
     expect((e as { exitCode: number }).exitCode).toBe(69);
