@@ -4,7 +4,7 @@ import { openSecret, type SecretOptions } from '../secrets/index.js';
 import { journalFromTags, journalToTag, ROTATED_AT_TAG } from '../secrets/journal.js';
 import type { SecretRef } from '../secrets/ref.js';
 import type { RotationJournal, SecretBackend, SecretDescription } from '../secrets/types.js';
-import { SecretValue } from '../secrets/value.js';
+import type { SecretValue } from '../secrets/value.js';
 import { loadConsumers, runConsumerCheck, type ConsumerCheck, type ConsumerResult } from './consumers.js';
 import { clariBaseUrl, clariTokenValidator, type TokenCheck, type TokenValidator } from './validate.js';
 
