@@ -34,7 +34,7 @@ export type ExportEvent =
   | { type: 'info'; message: string }
   | { type: 'warning'; message: string }
   | { type: 'job'; jobId: string; status: string; resumed: boolean }
-  | { type: 'download'; bytes: number }
+  | { type: 'download'; bytes: number; records?: number }
   | { type: 'retry'; operation: string; attempt: number; delayMs: number; reason: string };
 
 export interface ExportCommonOptions {
@@ -425,7 +425,7 @@ async function runJobExport(spec: JobExportSpec, o: ExportCommonOptions): Promis
       expectedPeriod: spec.native === 'json' ? spec.expectedPeriod : undefined,
       onProgress: (p) => {
         govern(p.bytes);
-        o.onEvent?.({ type: 'download', bytes: p.bytes });
+        o.onEvent?.({ type: 'download', bytes: p.bytes, records: p.records });
       },
     });
     const { report } = await writeExport({
@@ -527,7 +527,7 @@ export async function exportAuditEvents(o: AuditExportOptions): Promise<ExportRe
       const b = Buffer.from(s);
       bytes += b.length;
       govern(bytes);
-      o.onEvent?.({ type: 'download', bytes });
+      o.onEvent?.({ type: 'download', bytes, records: items });
       if (b.length) yield b;
     }
     yield Buffer.from(`],"actors":${JSON.stringify([...actors.values()])}}`);

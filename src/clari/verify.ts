@@ -19,6 +19,8 @@ export function periodMismatch(requested: string, got: string, where: string): C
 
 export interface VerifyProgress {
   bytes: number;
+  /** Records seen so far: elements of the top-level arrays (JSON) or lines after the header (CSV). */
+  records: number;
 }
 
 const KEYS = [Buffer.from('"timePeriodId"'), Buffer.from('"timePeriod"')];
@@ -34,12 +36,15 @@ const CARRY = 256;
  */
 export class ResultsVerifier extends Transform {
   bytes = 0;
+  records = 0;
   readonly periodsSeen = new Set<string>();
   private depth = 0;
   private inString = false;
   private escape = false;
   private started = false;
   private docClosed = false;
+  /** The open depth-2 container is an array (a section such as entries[]), so its elements are records. */
+  private arrayAt2 = false;
   private trailingGarbage = false;
   private carry: Buffer = Buffer.alloc(0);
 
@@ -55,12 +60,14 @@ export class ResultsVerifier extends Transform {
       if (this.opts.format === 'json') {
         this.track(chunk);
         if (this.opts.expectedPeriod) this.scanPeriods(chunk);
+      } else {
+        for (let p = chunk.indexOf(0x0a); p >= 0; p = chunk.indexOf(0x0a, p + 1)) this.records++;
       }
     } catch (e) {
       cb(e as Error);
       return;
     }
-    this.opts.onProgress?.({ bytes: this.bytes });
+    this.opts.onProgress?.({ bytes: this.bytes, records: this.opts.format === 'csv' ? Math.max(0, this.records - 1) : this.records });
     cb(null, chunk);
   }
 
@@ -129,6 +136,8 @@ export class ResultsVerifier extends Transform {
       } else if (c === 0x7b || c === 0x5b) {
         if (this.docClosed && depth === 0) this.trailingGarbage = true;
         depth++;
+        if (depth === 2) this.arrayAt2 = c === 0x5b;
+        else if (depth === 3 && this.arrayAt2) this.records++;
         this.started = true;
       } else if (c === 0x7d || c === 0x5d) {
         depth--;

@@ -225,6 +225,15 @@ describe('results verification', () => {
     const split = [doc.slice(0, 17), doc.slice(17, 30), doc.slice(30)];
     expect(await run(split, { format: 'json', expectedPeriod: '2026_Q3' })).toBe(doc);
   });
+  it('counts records for progress: array elements (JSON) and rows after the header (CSV)', async () => {
+    const seen: number[] = [];
+    const doc = '{"entries":[{"a":{"b":1}},{"a":2}],"users":[{"n":"[{"}],"x":{"y":[{}]}}';
+    await run([doc.slice(0, 20), doc.slice(20)], { format: 'json', onProgress: (p) => seen.push(p.records) });
+    expect(seen.at(-1)).toBe(3);
+    const rows: number[] = [];
+    await run(['User,Email\r\na,b\r\n', 'c,d\r\n'], { format: 'csv', onProgress: (p) => rows.push(p.records) });
+    expect(rows).toEqual([1, 2]);
+  });
   it('fails on another period (Clari fell back to the current quarter)', async () => {
     const doc = '{"entries":[],"timePeriods":[{"timePeriodId":"2026_Q4"}]}';
     await expect(run([doc], { format: 'json', expectedPeriod: '2026_Q3' })).rejects.toMatchObject({ code: 'period_mismatch' });

@@ -80,7 +80,7 @@ async function commonOptions(f: CommonFlags, signal: AbortSignal): Promise<Omit<
         e.type === 'job'
           ? `job ${e.jobId}: ${e.status}`
           : e.type === 'download'
-            ? `received ${formatBytes(e.bytes)}`
+            ? `received ${formatBytes(e.bytes)}${e.records !== undefined ? `, ${e.records.toLocaleString('en-US')} records` : ''}`
             : `retrying ${e.operation} in ${(e.delayMs / 1000).toFixed(1)} s (${e.reason}, attempt ${e.attempt})`;
       process.stderr.write(`\r\x1b[2K${text}`);
     }
