@@ -202,6 +202,8 @@ export function createClariClient(options: ClariClientOptions): ClariClient {
     throw new UsageError('createClariClient: token must be a SecretValue (read it with readSecret)');
   }
   const base = normaliseBase(options.baseUrl ?? DEFAULT_BASE_URL, 'Clari base URL');
+  // `https://api.clari.com` alone means the documented default version.
+  if (base.pathname === '/') base.pathname = '/v4/';
   const copilotBase = normaliseBase(options.copilotBaseUrl ?? DEFAULT_COPILOT_BASE_URL, 'Clari Copilot base URL');
   const deps: HttpDeps = {
     fetch: options.fetch ?? globalThis.fetch,

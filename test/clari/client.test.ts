@@ -190,6 +190,8 @@ describe('Clari client against the sandbox', () => {
     const token = new SecretValue(canary());
     expect(() => createClariClient({ baseUrl: 'http://api.clari.com/v4', token })).toThrow(/https/);
     expect(() => createClariClient({ baseUrl: 'https://u:p@api.clari.com/v4', token })).toThrow(/credentials/);
+    expect(createClariClient({ baseUrl: 'https://api.clari.com', token }).baseUrl).toBe('https://api.clari.com/v4');
+    expect(createClariClient({ token }).baseUrl).toBe('https://api.clari.com/v4');
   });
 });
 
