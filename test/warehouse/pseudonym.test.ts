@@ -182,6 +182,13 @@ describe('in-warehouse pseudonyms equal createPseudonymizer()', () => {
       expect(s.stdout).toMatch(/^UPDATE /m);
       expectKeyAbsent(s.stdout + s.stderr, `${dialect} CLI SQL`);
     }
+    const masked = await runCli(['warehouse', 'session-keys', '--dialect', 'snowflake', '--key', 'env:CG_KEY'], { env });
+    expect(masked.code).toBe(0);
+    expect(masked.stdout).toMatch(/^CLARIGUARD_IPAD=\S+\nCLARIGUARD_OPAD=\S+\n$/);
+    expectKeyAbsent(masked.stdout + masked.stderr, 'masked session keys');
+    const revealed = await runCli(['warehouse', 'session-keys', '--dialect', 'bigquery', '--key', 'env:CG_KEY', '--reveal'], { env });
+    expect(revealed.stdout).toBe(`clariguard_ipad=${pads.ipad}\nclariguard_opad=${pads.opad}\n`);
+    expectNoLeak(revealed.stdout + revealed.stderr, keyText);
     const bad = await runCli(['warehouse', 'sql', '--dialect', 'oracle'], { env });
     expect(bad.code).toBe(2);
     expectKeyAbsent(readFileSync(server.logFile), 'the server log');

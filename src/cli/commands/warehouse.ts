@@ -5,7 +5,8 @@ import { UsageError } from '../../errors.js';
 import { DEFAULT_KEY_REF, formatFromName, loadPseudonymKey, parseRecords, type RedactFormat } from '../../redact/index.js';
 import { writeFileAtomicSync } from '../../util/atomic.js';
 import { initWarehouse } from '../../warehouse/init.js';
-import { generatePseudonymSql, SQL_DIALECTS, SQL_KINDS, type SqlDialect, type SqlPseudonymKind } from '../../warehouse/pseudonym-sql.js';
+import { SecretValue } from '../../secrets/value.js';
+import { generatePseudonymSql, sessionKeySettings, SQL_DIALECTS, SQL_KINDS, type SqlDialect, type SqlPseudonymKind } from '../../warehouse/pseudonym-sql.js';
 import { pseudonymizeColumn } from '../../warehouse/pseudonymize.js';
 import { loadRecordsIntoWarehouse, type ExportKind } from '../../warehouse/sink.js';
 import { collect, type CliContext } from '../context.js';
@@ -96,6 +97,20 @@ export function registerWarehouseCommands({ program }: CliContext): void {
       const r = await pseudonymizeColumn({ target: opts.url, table: opts.table, column: opts.column, kind, key, method, warn });
       if (opts.json) return writeJson(r);
       say(`${r.table}.${r.column}: ${r.updated} value(s) pseudonymised as ${r.kind} with key ${r.keyId} (${r.method})${r.skipped ? `; ${r.skipped} already pseudonymised, left alone` : ''}`);
+    });
+
+  wh.command('session-keys')
+    .description('the values a session needs for the generated SQL (hex key, or the HMAC padded keys): key-equivalent, masked unless --reveal')
+    .requiredOption('--dialect <dialect>', SQL_DIALECTS.join(' | '))
+    .option('--key <ref>', 'secret reference of the pseudonymisation key', DEFAULT_KEY_REF)
+    .option('--reveal', 'print NAME=VALUE with the raw values, for piping into your driver configuration')
+    .action(async (opts: { dialect: string; key: string; reveal?: boolean }) => {
+      const dialect = oneOf(opts.dialect, SQL_DIALECTS, '--dialect') as SqlDialect;
+      const { key, keyId } = await loadPseudonymKey(opts.key);
+      const settings = Object.entries(sessionKeySettings(key, dialect)).map(([name, v]) => [name, new SecretValue(v)] as const);
+      if (opts.reveal) process.stdout.write(settings.map(([name, v]) => `${name}=${v.reveal()}\n`).join(''));
+      else writeOut(settings.map(([name, v]) => `${name}=${v.masked()}`).join('\n'));
+      say(`key ${keyId}: these values are as sensitive as the key itself; pass them as session settings or bound parameters, never as SQL literals`);
     });
 
   wh.command('sql')
