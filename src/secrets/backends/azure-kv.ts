@@ -124,7 +124,7 @@ export class AzureKeyVaultBackend implements SecretBackend {
       .sort((a, b) => (a.createdOn ?? '').localeCompare(b.createdOn ?? ''))
       .map((v) => ({ id: v.id, stages: byId.get(v.id) ?? [], createdAt: v.createdOn }));
     const tags = secretTags(versions);
-    const rotatedAt = latestIso(tags[ROTATED_AT_TAG], stages.current?.tags[ROTATED_AT_TAG], stages.current?.createdOn);
+    const rotatedAt = latestIso(tags[ROTATED_AT_TAG], stages.current?.createdOn);
     return { ref: ref.raw, backend: 'azure-kv', versions: out, rotatedAt, ageDays: rotatedAt ? ageInDays(rotatedAt) : null, tags, rotation: journalFromTags(tags) };
   }
 
@@ -158,9 +158,11 @@ export class AzureKeyVaultBackend implements SecretBackend {
     const stages = stagesOf(versions);
     if (stages.current?.id === versionId && target.tags[AZURE_STAGE_TAG] === 'current') return;
     // Order matters for a crash in between: the new current is marked first, so readers never see none.
-    await this.retag(ref, versionId, 'current', { [ROTATED_AT_TAG]: new Date().toISOString() }, true);
+    await this.retag(ref, versionId, 'current', {}, true);
     if (stages.current && stages.current.id !== versionId) await this.retag(ref, stages.current.id, 'previous');
     if (stages.previous && stages.previous.id !== versionId) await this.retag(ref, stages.previous.id, null);
+    // Secret-level, like every other tag: on the newest version (a rollback can then overwrite it).
+    await this.setTags(ref, { [ROTATED_AT_TAG]: new Date().toISOString() });
   }
 
   async deleteVersion(ref: SecretRef, versionId: string): Promise<void> {
