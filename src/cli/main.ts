@@ -2,22 +2,39 @@ import { Command, CommanderError } from 'commander';
 import { isClariguardError, ExitCode } from '../errors.js';
 import { maskKnownSecrets } from '../masking/registry.js';
 import type { CliContext, RegisterCommand } from './context.js';
-import { registerSecretCommands } from './commands/secret.js';
-import { registerRunCommand } from './commands/run.js';
-import { registerDemoCommand } from './commands/demo.js';
-import { registerRotateCommand } from './commands/rotate.js';
-import { registerScanCommand } from './commands/scan.js';
-import { registerRedactCommands } from './commands/redact.js';
-import { registerWarehouseCommands } from './commands/warehouse.js';
-import { registerAuditCommand } from './commands/audit.js';
-import { registerExportCommands } from './commands/export.js';
-import { registerSandboxCommand } from './commands/sandbox.js';
 import { VERSION } from '../version.js';
 
-/** Every command module, in help order. Adding a command = one module + one line here. */
-const COMMANDS: RegisterCommand[] = [registerSecretCommands, registerRunCommand, registerDemoCommand, registerRotateCommand, registerScanCommand, registerRedactCommands, registerWarehouseCommands, registerAuditCommand, registerExportCommands, registerSandboxCommand];
+interface CommandModule {
+  /** Top-level command names the module registers. */
+  names: string[];
+  load: () => Promise<RegisterCommand>;
+}
 
-export function buildProgram(setExitCode: (code: number) => void): Command {
+/**
+ * Every command module, in help order. Adding a command = one module + one entry here. Modules are
+ * loaded on demand: `clariguard secret get` must not pay for PGlite, libphonenumber or the cloud SDKs.
+ */
+const COMMANDS: CommandModule[] = [
+  { names: ['secret'], load: async () => (await import('./commands/secret.js')).registerSecretCommands },
+  { names: ['run'], load: async () => (await import('./commands/run.js')).registerRunCommand },
+  { names: ['export'], load: async () => (await import('./commands/export.js')).registerExportCommands },
+  { names: ['redact', 'verify-redaction'], load: async () => (await import('./commands/redact.js')).registerRedactCommands },
+  { names: ['scan'], load: async () => (await import('./commands/scan.js')).registerScanCommand },
+  { names: ['audit'], load: async () => (await import('./commands/audit.js')).registerAuditCommand },
+  { names: ['rotate'], load: async () => (await import('./commands/rotate.js')).registerRotateCommand },
+  { names: ['warehouse'], load: async () => (await import('./commands/warehouse.js')).registerWarehouseCommands },
+  { names: ['sandbox'], load: async () => (await import('./commands/sandbox.js')).registerSandboxCommand },
+  { names: ['demo'], load: async () => (await import('./commands/demo.js')).registerDemoCommand },
+];
+
+/** The modules needed for this argv: the named command's, or all of them (help, unknown command). */
+export function commandModulesFor(argv: string[]): CommandModule[] {
+  const first = argv.find((a) => !a.startsWith('-'));
+  const hit = first === undefined ? undefined : COMMANDS.find((c) => c.names.includes(first));
+  return hit && first === argv[0] ? [hit] : COMMANDS;
+}
+
+export async function buildProgram(setExitCode: (code: number) => void, argv: string[] = []): Promise<Command> {
   const program = new Command('clariguard')
     .description('Secure-by-default Clari integration: token custody, keyed pseudonymisation, scanning and audit.')
     .version(VERSION)
@@ -29,7 +46,9 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
       writeErr: (s) => process.stderr.write(maskKnownSecrets(s)),
     });
   const ctx: CliContext = { program, setExitCode };
-  for (const register of COMMANDS) register(ctx);
+  const modules = commandModulesFor(argv);
+  const registers = await Promise.all(modules.map((m) => m.load()));
+  for (const register of registers) register(ctx);
   return program;
 }
 
@@ -37,9 +56,9 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
   try {
-    const program = buildProgram((c) => {
+    const program = await buildProgram((c) => {
       exitCode = c;
-    });
+    }, argv);
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
   } catch (e) {
