@@ -194,8 +194,12 @@ export function buildCorpus(seed = 1, copies = 1) {
     decoy(`${d}/yarn.lock`, `js-tokens@^4.0.0:\n  version "4.0.0"\n  resolved "https://registry.yarnpkg.com/js-tokens/-/js-tokens-4.0.0.tgz#${g.hex(40)}"\n  integrity sha512-${g.b64(86)}==\n`);
     decoy(`${d}/test/fixtures/clari.env`, `CLARI_API_KEY=${g.b62(40)} # clariguard:allow test fixture\nCLARI_TOKEN=fake-token-for-tests-${g.hex(8)}\n`);
     decoy(`${d}/test/client.test.ts`, `const clariApiKey = "test_${g.b62(24)}"; // mock\nconst token = "dummy-${g.hex(16)}";\n`);
-    decoy(`${d}/web/analytics.js`, `clarity("set", "apikey", "${g.b62(32)}");\n`);
-    decoy(`${d}/other/api.sh`, `curl https://api.example.org/v1 -H "apikey: ${g.b62(32)}"\n`);
+    // Not Clari ("clarity" is Microsoft Clarity, api.example.org is someone else): still a hard-coded API key,
+    // so generic-secret reports it and clari-api-token must not.
+    const clarityKey = g.b62(32);
+    cases.push({ file: `${d}/web/analytics.js`, text: `clarity("set", "apikey", "${clarityKey}");\n`, secrets: [{ ruleId: 'generic-secret', value: clarityKey }] });
+    const otherKey = g.b62(32);
+    cases.push({ file: `${d}/other/api.sh`, text: `curl https://api.example.org/v1 -H "apikey: ${otherKey}"\n`, secrets: [{ ruleId: 'generic-secret', value: otherKey }] });
     decoy(`${d}/web/img.html`, `<img src="data:image/png;base64,${g.b64(120)}">\n`);
     decoy(`${d}/src/urls.ts`, 'const results = `https://api.clari.com/v4/export/jobs/${jobId}/results`;\nconst signed = "https://b.s3.amazonaws.com/k?X-Amz-Signature=<signature>";\n');
     decoy(`${d}/src/names.py`, 'token_type = "Bearer"\nclari_token_url = "https://api.clari.com/v4/token"\nsecret_name = "clari-prod-api-token"\nclari_token_env = "CLARI_API_KEY"\n');

@@ -139,20 +139,42 @@ export function clariNear(text: string, pos: number, radius = 400): boolean {
   return CLARI_WORD.test(text.slice(Math.max(0, pos - radius), pos + radius));
 }
 
+/** Characters of an identifier, key, flag or header name: letters, digits, `_`, `.`, `$`, `-`. */
+function isNameChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 46 || c === 36 || c === 45;
+}
+function isNameStart(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 36;
+}
+function isWordChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95;
+}
+
 /**
  * Finds `name <sep> value` assignments: code, .env, YAML, JSON, TOML, shell (`export X=`, `--flag value`),
- * HTTP headers (`apikey: v`, `-H "apikey: v"`), notebooks (escaped quotes). `nameRe` must be a global
- * regex matching the name only. Calls `onValue` with the name and the value's offsets.
+ * HTTP headers (`apikey: v`, `-H "apikey: v"`), notebooks (escaped quotes). `keywordRe` is a global,
+ * case-insensitive regex of the words a name must contain (`token|secret|…`); the name around each hit is
+ * found by scanning characters, which is far cheaper than a regex that starts at every identifier.
+ * Calls `onValue` with the name (up to two leading dashes of a flag kept) and the value's offsets.
  */
 export function forEachAssignment(
   text: string,
-  nameRe: RegExp,
+  keywordRe: RegExp,
   onValue: (name: string, nameStart: number, value: { start: number; end: number; quoted: boolean }) => void,
 ): void {
-  nameRe.lastIndex = 0;
-  let m: RegExpExecArray | null;
-  while ((m = nameRe.exec(text)) !== null) {
-    const name = m[0];
+  keywordRe.lastIndex = 0;
+  let hit: RegExpExecArray | null;
+  while ((hit = keywordRe.exec(text)) !== null) {
+    let a = hit.index;
+    while (a > 0 && isNameChar(text.charCodeAt(a - 1))) a--;
+    while (a < hit.index && !isNameStart(text.charCodeAt(a))) a++;
+    let b = hit.index + hit[0].length;
+    while (b < text.length && isWordChar(text.charCodeAt(b))) b++;
+    keywordRe.lastIndex = b;
+    let nameStart = a;
+    if (text[a - 1] === '-') nameStart = text[a - 2] === '-' ? a - 2 : a - 1;
+    const name = text.slice(nameStart, b);
+    const m = { index: nameStart };
     let i = m.index + name.length;
     // Closing quote of a quoted key ("key": / 'key' => / \"key\": in notebooks) and a closing ] of ENV['X'].
     if (text[i] === '\\' && (text[i + 1] === '"' || text[i + 1] === "'")) i += 2;

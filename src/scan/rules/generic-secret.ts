@@ -2,26 +2,27 @@ import { CLARI_WORD, NOT_A_SECRET_NAME, forEachAssignment, isCodeFile, isCredent
 import type { Rule, RuleMatch, ScanChunk } from '../types.js';
 
 /** Names of credentials in general (Clari ones belong to clari-api-token; a bare `key` is too common). */
-const NAME =
-  /-{0,2}[A-Za-z_$][A-Za-z0-9_.$-]*(?:secret|passw(?:or)?d|pwd|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|signing[_.-]?key|encryption[_.-]?key|master[_.-]?key|credential|passphrase|auth[_.-]?(?:token|key))[A-Za-z0-9_]*/gi;
+const NAME_KEYWORDS =
+  /secret|passw(?:or)?d|pwd|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|signing[_.-]?key|encryption[_.-]?key|master[_.-]?key|credential|passphrase|auth[_.-]?(?:token|key)/gi;
 
 /** Well-known credential formats of the stores and services around a Clari integration. */
-const FORMATS: { re: RegExp; group: number }[] = [
-  { re: /-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----(?:\\n|\r?\n)([A-Za-z0-9+/=]{20,})/g, group: 1 },
-  { re: /\b(AGE-SECRET-KEY-1[0-9A-Z]{58})\b/g, group: 1 }, // age identities (the local store's key)
-  { re: /\b(gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{60,255})\b/g, group: 1 },
-  { re: /\b(hv[sb]\.[A-Za-z0-9_-]{24,})\b/g, group: 1 }, // HashiCorp Vault tokens
-  { re: /\b(xox[abposr]-[A-Za-z0-9-]{10,})\b/g, group: 1 }, // Slack
-  { re: /\b(AIza[0-9A-Za-z_-]{35})\b/g, group: 1 }, // Google API keys
-  { re: /\b(ops_ey[A-Za-z0-9_-]{40,})/g, group: 1 }, // 1Password service accounts
-  { re: /AccountKey=([A-Za-z0-9+/]{80,}={0,2})/g, group: 1 }, // Azure storage connection strings
-  { re: /\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|redis|rediss|amqps?):\/\/[^\s:/@"'`]+:([^\s@/"'`]{6,})@[^\s"'`]/g, group: 1 }, // URLs with a password
+/** `gate`: a literal that must occur (case-sensitive) before the regex is worth running. */
+const FORMATS: { re: RegExp; group: number; gate: string }[] = [
+  { re: /-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----(?:\\n|\r?\n)([A-Za-z0-9+/=]{20,})/g, group: 1, gate: 'PRIVATE KEY' },
+  { re: /\b(AGE-SECRET-KEY-1[0-9A-Z]{58})\b/g, group: 1, gate: 'AGE-SECRET-KEY-1' }, // age identities (the local store's key)
+  { re: /\b(gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{60,255})\b/g, group: 1, gate: '_' },
+  { re: /\b(hv[sb]\.[A-Za-z0-9_-]{24,})\b/g, group: 1, gate: '.' }, // HashiCorp Vault tokens
+  { re: /\b(xox[abposr]-[A-Za-z0-9-]{10,})\b/g, group: 1, gate: 'xox' }, // Slack
+  { re: /\b(AIza[0-9A-Za-z_-]{35})\b/g, group: 1, gate: 'AIza' }, // Google API keys
+  { re: /\b(ops_ey[A-Za-z0-9_-]{40,})/g, group: 1, gate: 'ops_ey' }, // 1Password service accounts
+  { re: /AccountKey=([A-Za-z0-9+/]{80,}={0,2})/g, group: 1, gate: 'AccountKey=' }, // Azure storage connection strings
+  { re: /\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|redis|rediss|amqps?):\/\/[^\s:/@"'`]+:([^\s@/"'`]{6,})@[^\s"'`]/g, group: 1, gate: '://' }, // URLs with a password
 ];
 
 function detect(chunk: ScanChunk): RuleMatch[] {
   const out: RuleMatch[] = [];
   const code = isCodeFile(chunk.file);
-  forEachAssignment(chunk.text, NAME, (rawName, _at, v) => {
+  forEachAssignment(chunk.text, NAME_KEYWORDS, (rawName, _at, v) => {
     const name = rawName.replace(/^-+/, '').replace(/^\$/, '');
     if (CLARI_WORD.test(name) || NOT_A_SECRET_NAME.test(name)) return;
     // The credential *scope* of a signed URL (key id/date/region): signed-download-url reports the URL.
@@ -31,7 +32,8 @@ function detect(chunk: ScanChunk): RuleMatch[] {
     if (!isCredentialLike(value, { minLength: 12, minEntropy: 3.3 })) return;
     out.push({ start: v.start, end: v.end });
   });
-  for (const { re, group } of FORMATS) {
+  for (const { re, group, gate } of FORMATS) {
+    if (!chunk.text.includes(gate)) continue;
     re.lastIndex = 0;
     let m: RegExpExecArray | null;
     while ((m = re.exec(chunk.text)) !== null) {
