@@ -263,22 +263,19 @@ class CopyRouter {
     if (!b) this.buffers.set(t.name, (b = { parts: [], bytes: 0 }));
     b.parts.push(line);
     b.bytes += line.length;
-    if (this.current?.table === t.name) {
-      if (b.bytes >= WRITE_CHUNK) return (this.due = t.name), true;
-    } else if (b.bytes >= SWITCH_AT) {
-      return (this.due = t.name), true;
-    }
-    return false;
+    if (b.bytes >= (this.current?.table === t.name ? WRITE_CHUNK : SWITCH_AT) && !this.due.includes(t.name)) this.due.push(t.name);
+    return this.due.length > 0;
   }
 
-  private due: string | null = null;
+  private due: string[] = [];
 
   async flushDue(): Promise<void> {
-    const table = this.due;
-    this.due = null;
-    if (!table) return;
-    if (this.current?.table === table) await this.drain(table);
-    else await this.switchTo(table);
+    const tables = this.due;
+    this.due = [];
+    for (const table of tables) {
+      if (this.current?.table === table) await this.drain(table);
+      else await this.switchTo(table);
+    }
   }
 
   private async drain(table: string): Promise<void> {
@@ -393,20 +390,22 @@ export async function loadRecordsIntoWarehouse(o: LoadOptions): Promise<LoadResu
     const counters: Record<string, number> = Object.create(null);
     const skipped: Record<string, number> = {};
     let total = 0;
-    for await (const { section, record } of o.records) {
+    // Synchronous per record; only a due flush awaits (the COPY stream's backpressure).
+    const place = (section: string | null, record: Record<string, unknown>): boolean => {
       const key = section ?? '';
       const n = (counters[key] = (counters[key] ?? 0) + 1);
+      let due = false;
       try {
         const t = routeRecord(o.kind, section, record);
         if (!t) {
           skipped[key] = (skipped[key] ?? 0) + 1;
-          continue;
+          return false;
         }
         if (period === null) {
           if (t.name === 'forecast_time_periods' && typeof record.timePeriodId === 'string') period = record.timePeriodId;
           else if (t.name === 'flat_entries' && typeof record.timePeriod === 'string') period = record.timePeriod;
         }
-        if (router.add(t, encoderFor(t)(jobField, record, ''))) await router.flushDue();
+        due = router.add(t, encoderFor(t)(jobField, record, ''));
         const children = CHILDREN.get(t.name);
         if (children) {
           for (const child of children) {
@@ -417,7 +416,7 @@ export async function loadRecordsIntoWarehouse(o: LoadOptions): Promise<LoadResu
             for (let i = 0; i < arr.length; i++) {
               const item = arr[i];
               if (item === null || typeof item !== 'object') throw new BadValue(`${child.child!.arrayKey}[${i}] is not an object`);
-              if (router.add(child, enc(jobField, item as Record<string, unknown>, `${parentField},${i}`))) await router.flushDue();
+              due = router.add(child, enc(jobField, item as Record<string, unknown>, `${parentField},${i}`)) || due;
             }
           }
         }
@@ -426,6 +425,13 @@ export async function loadRecordsIntoWarehouse(o: LoadOptions): Promise<LoadResu
         throw e;
       }
       if (++total % 100_000 === 0) o.onProgress?.(total);
+      return due;
+    };
+    const recs = o.records;
+    if (Symbol.asyncIterator in recs) {
+      for await (const { section, record } of recs) if (place(section, record)) await router.flushDue();
+    } else {
+      for (const { section, record } of recs) if (place(section, record)) await router.flushDue();
     }
     await router.finish();
     skippedSections = skipped;
