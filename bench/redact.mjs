@@ -3,7 +3,7 @@
 //
 //   BENCH_ENTRIES=1000000 BENCH_CSV_ROWS=2000000 (defaults); BENCH_KEEP=1 keeps bench/.work/ files.
 import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
@@ -24,7 +24,9 @@ let seed = 42;
 const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
 
 async function writeLines(file, total, header, line, footer) {
-  const ws = createWriteStream(file, { highWaterMark: 1 << 22 });
+  // Written under a temp name and renamed, so an interrupted generation is never mistaken for a finished file.
+  const tmp = `${file}.part`;
+  const ws = createWriteStream(tmp, { highWaterMark: 1 << 22 });
   if (header) ws.write(header);
   let buf = '';
   for (let i = 0; i < total; i++) {
@@ -37,6 +39,7 @@ async function writeLines(file, total, header, line, footer) {
   ws.write(buf + (footer ?? ''));
   ws.end();
   await once(ws, 'finish');
+  renameSync(tmp, file);
 }
 
 async function generate() {

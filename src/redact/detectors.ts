@@ -122,6 +122,13 @@ export class Roster {
     this.version++;
   }
 
+  /** [value, replacement] pairs, to seed another roster (worker threads). */
+  entries(): [string, string][] {
+    const out: [string, string][] = [];
+    for (const list of this.byFirst.values()) for (const e of list) out.push([e.canonical, e.replacement]);
+    return out;
+  }
+
   find(text: string): (Span & { replacement: string })[] {
     if (this.byFirst.size === 0) return [];
     const words: { w: string; s: number; e: number }[] = [];

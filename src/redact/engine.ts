@@ -87,6 +87,7 @@ export interface RedactorOptions {
  */
 export class RecordRedactor {
   readonly pz: Pseudonymizer;
+  readonly keyBytes: Buffer;
   readonly roster = new Roster();
   readonly report: RedactionReport;
   private compiled!: CompiledPolicy;
@@ -103,6 +104,7 @@ export class RecordRedactor {
     options: RedactorOptions = {},
   ) {
     this.pz = createPseudonymizer(key);
+    this.keyBytes = key;
     this.setPolicy(policy, options.presetName ?? null);
     this.region = policy.detectors.phoneRegion.toUpperCase() as CountryCode;
     this.secretsAsStrings = this.secrets.patterns.map((b) => b.toString('utf8')).filter((s) => s.length >= 4);
@@ -705,9 +707,20 @@ export class RecordRedactor {
     return this.pz.email(email, keepDomain);
   }
 
+  /** Adds another engine's counts (worker threads) to this one's. */
+  mergeCounts(r: RedactionReport): void {
+    this.report.rows += r.rows;
+    for (const [k, n] of Object.entries(r.rules)) this.extraRules[k] = (this.extraRules[k] ?? 0) + n;
+    for (const k of Object.keys(r.detectors) as (keyof RedactionReport['detectors'])[]) this.report.detectors[k] += r.detectors[k];
+    this.report.unknownFields.kept += r.unknownFields.kept;
+    this.report.unknownFields.dropped += r.unknownFields.dropped;
+  }
+  private extraRules: Record<string, number> = {};
+
   finishReport(): RedactionReport {
+    for (const [k, n] of Object.entries(this.extraRules)) this.report.rules[k] = n;
     this.report.roster.size = this.roster.size;
-    for (const [rule, st] of this.ruleState) if (st.n) this.report.rules[`${rule.path}:${rule.action}`] = st.n;
+    for (const [rule, st] of this.ruleState) if (st.n) this.report.rules[`${rule.path}:${rule.action}`] = st.n + (this.extraRules[`${rule.path}:${rule.action}`] ?? 0);
     return this.report;
   }
 }

@@ -3,7 +3,8 @@ import { Transform, type Duplex, type TransformCallback } from 'node:stream';
 
 // stream.compose exists since Node 16.9 but is missing from @types/node 20.
 const compose = (streams as unknown as { compose: (...s: streams.Stream[]) => Duplex }).compose;
-import { UsageError } from '../errors.js';
+import { Worker } from 'node:worker_threads';
+import { ClariguardError, UsageError } from '../errors.js';
 import { DROP, RecordRedactor, type RedactionReport } from './engine.js';
 import { csvField, csvInputError, csvParser, NdjsonSplitter, Utf8Validator, type RedactFormat } from './formats.js';
 import { isUtf8 } from 'node:buffer';
@@ -27,6 +28,8 @@ export interface RedactorInternalOptions {
   presetName?: string | null;
   /** When true, the policy is chosen from the data's shape on the first record. */
   autoPreset?: boolean;
+  /** Worker threads for JSON/NDJSON records (0: all in this thread). Needs the built dist/ (worker.js). */
+  threads?: number;
 }
 
 const OUT_BATCH = 1 << 20;
@@ -66,7 +69,7 @@ export function buildRedactor(policy: Policy, key: Buffer, opts: RedactorInterna
     transform(format) {
       engine.report.format = format;
       if (format === 'csv') return csvTransform(engine, () => decided, decide);
-      return jsonTransform(engine, format, () => decided, decide);
+      return jsonTransform(engine, format, () => decided, decide, opts.threads ?? 0);
     },
   };
 }
@@ -98,7 +101,7 @@ class OutBuffer {
   }
 }
 
-function jsonTransform(engine: RecordRedactor, format: 'json' | 'ndjson', isDecided: () => boolean, decide: (h: ShapeHint) => void): Duplex {
+function jsonTransform(engine: RecordRedactor, format: 'json' | 'ndjson', isDecided: () => boolean, decide: (h: ShapeHint) => void, threads = 0): Duplex {
   const file = engine.report.source;
   // CLARIGUARD_REDACT_PARSED=1 forces the parse/stringify path (for comparing the two in tests).
   const fast = process.env.CLARIGUARD_REDACT_PARSED !== '1';
@@ -106,9 +109,46 @@ function jsonTransform(engine: RecordRedactor, format: 'json' | 'ndjson', isDeci
   // Until the shape is known, events wait here (only the first few, up to the first record).
   let pending: (() => void)[] | null = isDecided() ? null : [];
   const topKeys: string[] = [];
+  const pool = threads > 0 && fast ? new WorkerPool(threads) : null;
+  let poolStarted = false;
+  // With workers, output is an ordered queue of writes and batch results, drained as results arrive.
+  const queue: (((() => void) | Promise<{ text: string; count: number }>))[] = [];
+  let batch: { section: string | null; slices: Buffer[]; index: number[]; size: number } | null = null;
+  const dispatch = (): void => {
+    if (!batch || !pool) return;
+    const b = batch;
+    batch = null;
+    const buf = Buffer.concat(b.slices);
+    queue.push(pool.run(b.section, buf, new Float64Array(b.index)));
+  };
   const run = (f: () => void): void => {
     if (pending) pending.push(f);
-    else f();
+    else if (poolStarted) {
+      dispatch();
+      queue.push(f);
+    } else f();
+  };
+  /** Writes queued output in order; with `all`, waits for every batch, else only for finished ones (up to a cap). */
+  const drain = async (all: boolean): Promise<void> => {
+    while (queue.length) {
+      const head = queue[0]!;
+      if (typeof head === 'function') {
+        queue.shift();
+        head();
+        continue;
+      }
+      if (!all && queue.length < pool!.size * 3 && !(await isSettled(head))) break;
+      const r = await head;
+      queue.shift();
+      if (r.count) {
+        if (format === 'ndjson') out.write(r.text);
+        else {
+          out.write(sectionFirst ? `\n${r.text}` : `,\n${r.text}`);
+          sectionFirst = false;
+        }
+      }
+      out.flush();
+    }
   };
   const release = (hint: Omit<ShapeHint, 'topKeys' | 'format'>): void => {
     if (!pending) return;
@@ -138,6 +178,19 @@ function jsonTransform(engine: RecordRedactor, format: 'json' | 'ndjson', isDeci
       const value = parseJsonSlice(slice, file, where.line, where.offset);
       if (pending) release({ section, recordKeys: keysOf(value) });
       emitRecord(section, value, where);
+      return;
+    }
+    if (pool) {
+      if (!poolStarted) {
+        pool.start(engine, format);
+        poolStarted = true;
+      }
+      if (batch && batch.section !== section) dispatch();
+      batch ??= { section, slices: [], index: [], size: 0 };
+      batch.index.push(batch.size, batch.size + slice.length, where.line, where.offset);
+      batch.slices.push(slice);
+      batch.size += slice.length;
+      if (batch.size >= 512 * 1024) dispatch();
       return;
     }
     const r = engine.rewriteRecord(slice.toString('utf8'), section, where);
@@ -205,9 +258,17 @@ function jsonTransform(engine: RecordRedactor, format: 'json' | 'ndjson', isDeci
       engine.report.bytesIn += chunk.length;
       try {
         scanner.push(chunk);
+        if (poolStarted) {
+          drain(false).then(() => cb(), (e: Error) => {
+            pool!.stop();
+            cb(e);
+          });
+          return;
+        }
         out.flush();
         cb();
       } catch (e) {
+        pool?.stop();
         cb(e as Error);
       }
     },
@@ -215,11 +276,29 @@ function jsonTransform(engine: RecordRedactor, format: 'json' | 'ndjson', isDeci
       try {
         scanner.end();
         if (pending) release({ section: null, recordKeys: [] });
+        if (poolStarted) {
+          dispatch();
+          drain(true)
+            .then(() => pool!.finish(engine))
+            .then(() => {
+              out.flush();
+              cb();
+            }, (e: Error) => {
+              pool!.stop();
+              cb(e);
+            });
+          return;
+        }
         out.flush();
         cb();
       } catch (e) {
+        pool?.stop();
         cb(e as Error);
       }
+    },
+    destroy(err, cb) {
+      pool?.stop();
+      cb(err);
     },
   });
   out = new OutBuffer(t, engine);
@@ -277,4 +356,70 @@ function csvTransform(engine: RecordRedactor, isDecided: () => boolean, decide: 
   const origEmit = composed.emit.bind(composed);
   composed.emit = ((ev: string, ...args: unknown[]) => (ev === 'error' ? origEmit('error', csvInputError(file, args[0])) : origEmit(ev, ...args))) as typeof composed.emit;
   return composed;
+}
+
+function isSettled(p: Promise<unknown>): Promise<boolean> {
+  const marker = {};
+  return Promise.race([p.then(() => true, () => true), Promise.resolve(marker).then(() => false)]);
+}
+
+/** Round-robin pool of redaction workers; results come back per batch, in the order they were sent. */
+class WorkerPool {
+  private workers: Worker[] = [];
+  private next = 0;
+  private seq = 0;
+  private waiting = new Map<number, { resolve: (r: { text: string; count: number }) => void; reject: (e: Error) => void }>();
+  constructor(readonly size: number) {}
+
+  start(engine: RecordRedactor, format: 'json' | 'ndjson'): void {
+    const init = { type: 'init', policy: engine.policy, key: new Uint8Array(engine.keyBytes), source: engine.report.source, presetName: engine.report.preset, format, roster: engine.roster.entries() };
+    for (let i = 0; i < this.size; i++) {
+      const w = new Worker(new URL('./worker.js', import.meta.url));
+      w.on('message', (m: { type: string; seq: number; text: string; count: number; message: string; exitCode: number; code: string }) => {
+        if (m.type === 'report') return;
+        const p = this.waiting.get(m.seq);
+        if (!p) return;
+        this.waiting.delete(m.seq);
+        if (m.type === 'error') p.reject(new ClariguardError(m.message, { exitCode: m.exitCode, code: m.code }));
+        else p.resolve({ text: m.text, count: m.count });
+      });
+      w.on('error', (e) => {
+        for (const p of this.waiting.values()) p.reject(e);
+        this.waiting.clear();
+      });
+      w.postMessage(init);
+      this.workers.push(w);
+    }
+  }
+
+  run(section: string | null, buf: Buffer, index: Float64Array): Promise<{ text: string; count: number }> {
+    const seq = this.seq++;
+    const w = this.workers[this.next++ % this.workers.length]!;
+    const p = new Promise<{ text: string; count: number }>((resolve, reject) => this.waiting.set(seq, { resolve, reject }));
+    const ab = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    w.postMessage({ type: 'batch', seq, section, buf: ab, index }, [ab.buffer as ArrayBuffer]);
+    return p;
+  }
+
+  /** Collects each worker's counts into the main report, then ends the workers. */
+  async finish(engine: RecordRedactor): Promise<void> {
+    const reports = await Promise.all(
+      this.workers.map(
+        (w) =>
+          new Promise<RedactionReport>((resolve) => {
+            w.on('message', (m: { type: string; report: RedactionReport }) => {
+              if (m.type === 'report') resolve(m.report);
+            });
+            w.postMessage({ type: 'finish' });
+          }),
+      ),
+    );
+    for (const r of reports) engine.mergeCounts(r);
+    this.stop();
+  }
+
+  stop(): void {
+    for (const w of this.workers) void w.terminate();
+    this.workers = [];
+  }
 }

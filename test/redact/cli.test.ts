@@ -64,6 +64,17 @@ describe('clariguard redact: golden output per preset (auto-detected)', () => {
     }
   });
 
+  it('worker threads give byte-identical output and the same counts', async () => {
+    for (const file of ['forecast.json', 'flat.json', 'activity.ndjson']) {
+      const r = await runCli(['redact', '--key', 'env:CG_KEY', '--threads', '2', '--in', join(FIX, file), '--json'], { env });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe(readFileSync(join(GOLDEN, `${file}.out`), 'utf8'));
+      const one = await runCli(['redact', '--key', 'env:CG_KEY', '--in', join(FIX, file), '--json'], { env });
+      const strip = (s: string): unknown => ({ ...JSON.parse(s), durationMs: 0 });
+      expect(strip(r.stderr)).toEqual(strip(one.stderr));
+    }
+  });
+
   it('same preset chosen explicitly gives the same bytes; stdin works', async () => {
     const input = readFileSync(join(FIX, 'flat.json'));
     const a = await runCli(['redact', '--key', 'env:CG_KEY', '--preset', 'flat-entries'], { env, input });

@@ -15,6 +15,7 @@ interface RedactOpts {
   report?: string;
   listPresets?: boolean;
   singlePass?: boolean;
+  threads?: string;
   json?: boolean;
 }
 
@@ -40,6 +41,7 @@ export function registerRedactCommands({ program, setExitCode }: CliContext): vo
     .option('--key <ref>', 'secret reference of the pseudonymisation key (created on first use)', DEFAULT_KEY_REF)
     .option('--report <file>', 'write the redaction report (counts only, no PII) as JSON')
     .option('--single-pass', 'skip the roster pre-pass over --in (faster; names are only known once seen)')
+    .option('--threads <n>', 'worker threads for JSON/NDJSON records (default 0: this thread only)')
     .option('--list-presets', 'list the built-in presets and exit')
     .option('--json', 'with --list-presets: print as JSON; otherwise print the report as JSON on stderr')
     .action(async (opts: RedactOpts) => {
@@ -51,8 +53,9 @@ export function registerRedactCommands({ program, setExitCode }: CliContext): vo
       }
       if (opts.policy && opts.preset) throw new UsageError('use either --policy or --preset, not both');
       const format = requireFormat(opts.format);
+      if (opts.threads !== undefined && !/^\d{1,2}$/.test(opts.threads)) throw new UsageError('--threads must be a number from 0 to 99');
       const { key } = await loadPseudonymKey(opts.key);
-      const report = await redactFile({ in: opts.in, out: opts.out, format, preset: opts.preset, policyFile: opts.policy, key, singlePass: opts.singlePass });
+      const report = await redactFile({ in: opts.in, out: opts.out, format, preset: opts.preset, policyFile: opts.policy, key, singlePass: opts.singlePass, threads: opts.threads === undefined ? undefined : Number(opts.threads) });
       if (opts.report) writeFileAtomicSync(opts.report, `${JSON.stringify(report, null, 2)}\n`, 0o644);
       if (opts.json) process.stderr.write(`${JSON.stringify(report)}\n`);
       else say(summary(report));

@@ -1,0 +1,71 @@
+import { isUtf8 } from 'node:buffer';
+import { parentPort } from 'node:worker_threads';
+import { isClariguardError } from '../errors.js';
+import { DROP, RecordRedactor } from './engine.js';
+import { parseJsonSlice } from './json-scanner.js';
+import type { Policy } from './policy.js';
+
+/**
+ * A redaction worker: the main thread splits records; workers rewrite batches of them with their own engine
+ * (same policy, key and pre-pass roster) and send back the redacted text in order.
+ */
+export interface WorkerInit {
+  type: 'init';
+  policy: Policy;
+  key: Uint8Array;
+  source: string;
+  presetName: string | null;
+  format: 'json' | 'ndjson';
+  roster: [string, string][];
+}
+export interface WorkerBatch {
+  type: 'batch';
+  seq: number;
+  section: string | null;
+  buf: Uint8Array;
+  /** [start, end, line, offset] per record. */
+  index: Float64Array;
+}
+export type WorkerReply =
+  | { type: 'batch'; seq: number; text: string; count: number }
+  | { type: 'error'; seq: number; message: string; exitCode: number; code: string }
+  | { type: 'report'; report: ReturnType<RecordRedactor['finishReport']> };
+
+let engine: RecordRedactor | undefined;
+let format: 'json' | 'ndjson' = 'json';
+
+parentPort?.on('message', (m: WorkerInit | WorkerBatch | { type: 'finish' }) => {
+  if (m.type === 'init') {
+    engine = new RecordRedactor(m.policy, Buffer.from(m.key), { sourceName: m.source, presetName: m.presetName });
+    for (const [v, r] of m.roster) engine.roster.add(v, r);
+    format = m.format;
+    return;
+  }
+  if (m.type === 'finish') {
+    parentPort!.postMessage({ type: 'report', report: engine!.finishReport() } satisfies WorkerReply);
+    return;
+  }
+  const e = engine!;
+  const buf = Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength);
+  const parts: string[] = [];
+  try {
+    for (let k = 0; k < m.index.length; k += 4) {
+      const s = m.index[k]!;
+      const end = m.index[k + 1]!;
+      const where = { line: m.index[k + 2]!, offset: m.index[k + 3]! };
+      const slice = buf.subarray(s, end);
+      let r: string | typeof DROP | null = null;
+      if (isUtf8(slice)) r = e.rewriteRecord(slice.toString('utf8'), m.section, where);
+      if (r === null) {
+        const v = e.redactRecord(parseJsonSlice(slice, e.report.source, where.line, where.offset), m.section, where);
+        r = v === DROP ? DROP : JSON.stringify(v);
+      }
+      if (r !== DROP) parts.push(r);
+    }
+    const text = format === 'ndjson' ? (parts.length ? `${parts.join('\n')}\n` : '') : parts.join(',\n');
+    parentPort!.postMessage({ type: 'batch', seq: m.seq, text, count: parts.length } satisfies WorkerReply);
+  } catch (err) {
+    const ce = isClariguardError(err) ? err : undefined;
+    parentPort!.postMessage({ type: 'error', seq: m.seq, message: (err as Error).message, exitCode: ce?.exitCode ?? 70, code: ce?.code ?? 'internal' } satisfies WorkerReply);
+  }
+});
