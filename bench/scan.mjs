@@ -14,7 +14,7 @@ const BIN = join(ROOT, 'bin', 'clariguard.js');
 const COMMITS = Number(process.env.BENCH_SCAN_COMMITS ?? 3000);
 const FILES = Number(process.env.BENCH_SCAN_FILES ?? 1500);
 const RUNS = Number(process.env.BENCH_SCAN_RUNS ?? 3);
-const GS_TIMEOUT_S = Number(process.env.BENCH_SCAN_GS_TIMEOUT ?? 300);
+const GS_TIMEOUT_S = Number(process.env.BENCH_SCAN_GS_TIMEOUT ?? 180);
 const { scan } = await import(join(ROOT, 'dist', 'scan', 'index.js'));
 const { diffCommand } = await import(join(ROOT, 'dist', 'scan', 'history.js'));
 const { SecretValue } = await import(join(ROOT, 'dist', 'secrets', 'value.js'));
@@ -37,7 +37,11 @@ const LINE_SHAPES = [
   () => `  logger.info({ ${ident()}, ${ident()} }, '${pickOf(WORDS)} ${pickOf(WORDS)} done');`,
   () => `  url: \`https://api.clari.com/v4/export/jobs/\${jobId}/results\`,`,
 ];
-const codeLines = (n) => Array.from({ length: n }, () => pickOf(LINE_SHAPES)()).join('\n');
+// The last three shapes name Clari (header, env lookup, results URL); a real integration has them in a few
+// modules, not on every other line, so they are drawn for about one line in 40.
+const COMMON = LINE_SHAPES.slice(0, 3).concat(LINE_SHAPES.slice(4, 5), LINE_SHAPES.slice(6, 8));
+const CLARI_LINES = [LINE_SHAPES[3], LINE_SHAPES[5], LINE_SHAPES[8]];
+const codeLines = (n) => Array.from({ length: n }, () => (r() < 0.025 ? pickOf(CLARI_LINES) : pickOf(COMMON))()).join('\n');
 
 function buildRepo() {
   rmSync(WORK, { recursive: true, force: true });

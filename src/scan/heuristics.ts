@@ -97,6 +97,14 @@ export function isNotebook(file: string): boolean {
   return /\.ipynb$/i.test(file);
 }
 
+/** Characters that end an unquoted value: whitespace, quotes and the punctuation that closes an expression. */
+const ENDS_BARE_VALUE: boolean[] = (() => {
+  const t = new Array<boolean>(65536).fill(false);
+  for (const c of ' \t\n\r\v\f"\'`,;)}]<>|&\\') t[c.charCodeAt(0)] = true;
+  for (const c of [0x85, 0xa0, 0x2028, 0x2029, 0xfeff, 0x3000]) t[c] = true;
+  return t;
+})();
+
 /**
  * Reads the value that starts at `pos` in `text`: a quoted string (', ", `, or their JSON-escaped forms
  * inside notebooks/JSON strings) or a bare token. Returns the value's offsets and whether it was quoted.
@@ -123,7 +131,7 @@ export function readValue(text: string, pos: number): { start: number; end: numb
     return { start, end: i, quoted: true };
   }
   // `#` only starts a comment after whitespace (dotenv, shell, YAML), which already ends the value.
-  while (i < text.length && !/[\s"'`,;)}\]<>|&\\]/.test(text[i])) i++;
+  while (i < text.length && !ENDS_BARE_VALUE[text.charCodeAt(i)]) i++;
   if (i === start) return null;
   return { start, end: i, quoted: false };
 }

@@ -7,16 +7,16 @@ const NAME_KEYWORDS =
 
 /** Well-known credential formats of the stores and services around a Clari integration. */
 /** `gate`: a literal that must occur (case-sensitive) before the regex is worth running. */
-const FORMATS: { re: RegExp; group: number; gate: string }[] = [
+const FORMATS: { re: RegExp; group: number; gate: string | string[] }[] = [
   { re: /-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----(?:\\n|\r?\n)([A-Za-z0-9+/=]{20,})/g, group: 1, gate: 'PRIVATE KEY' },
   { re: /\b(AGE-SECRET-KEY-1[0-9A-Z]{58})\b/g, group: 1, gate: 'AGE-SECRET-KEY-1' }, // age identities (the local store's key)
-  { re: /\b(gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{60,255})\b/g, group: 1, gate: '_' },
-  { re: /\b(hv[sb]\.[A-Za-z0-9_-]{24,})\b/g, group: 1, gate: '.' }, // HashiCorp Vault tokens
+  { re: /\b(gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{60,255})\b/g, group: 1, gate: ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_'] },
+  { re: /\b(hv[sb]\.[A-Za-z0-9_-]{24,})\b/g, group: 1, gate: ['hvs.', 'hvb.'] }, // HashiCorp Vault tokens
   { re: /\b(xox[abposr]-[A-Za-z0-9-]{10,})\b/g, group: 1, gate: 'xox' }, // Slack
   { re: /\b(AIza[0-9A-Za-z_-]{35})\b/g, group: 1, gate: 'AIza' }, // Google API keys
   { re: /\b(ops_ey[A-Za-z0-9_-]{40,})/g, group: 1, gate: 'ops_ey' }, // 1Password service accounts
   { re: /AccountKey=([A-Za-z0-9+/]{80,}={0,2})/g, group: 1, gate: 'AccountKey=' }, // Azure storage connection strings
-  { re: /\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|redis|rediss|amqps?):\/\/[^\s:/@"'`]+:([^\s@/"'`]{6,})@[^\s"'`]/g, group: 1, gate: '://' }, // URLs with a password
+  { re: /\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|redis|rediss|amqps?):\/\/[^\s:/@"'`]+:([^\s@/"'`]{6,})@[^\s"'`]/g, group: 1, gate: ['postgres', 'mysql', 'mariadb', 'mongodb', 'redis', 'amqp'] }, // URLs with a password
 ];
 
 function detect(chunk: ScanChunk): RuleMatch[] {
@@ -33,7 +33,7 @@ function detect(chunk: ScanChunk): RuleMatch[] {
     out.push({ start: v.start, end: v.end });
   });
   for (const { re, group, gate } of FORMATS) {
-    if (!chunk.text.includes(gate)) continue;
+    if (typeof gate === 'string' ? !chunk.text.includes(gate) : !gate.some((g) => chunk.text.includes(g))) continue;
     re.lastIndex = 0;
     let m: RegExpExecArray | null;
     while ((m = re.exec(chunk.text)) !== null) {
