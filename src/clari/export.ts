@@ -362,6 +362,20 @@ async function runJobExport(spec: JobExportSpec, o: ExportCommonOptions): Promis
   const client = clientFor(o);
   const store = new ExportStateStore(o.stateDir ?? defaultStateDir());
   const key = stateKey(spec.kind, new URL(client.baseUrl).origin + new URL(client.baseUrl).pathname, spec.request);
+  const release = await store.lock(key);
+  try {
+    return await runLockedJobExport(spec, o, { format, target, client, store, key });
+  } finally {
+    await release().catch(() => undefined);
+  }
+}
+
+async function runLockedJobExport(
+  spec: JobExportSpec,
+  o: ExportCommonOptions,
+  ctx: { format: ExportFormat; target: string; client: ClariClient; store: ExportStateStore; key: string },
+): Promise<ExportResult> {
+  const { format, target, client, store, key } = ctx;
   let jobId: string | undefined;
   let resumed = false;
   let job: ClariJob | undefined;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ClariguardError, ExitCode } from '../errors.js';
 import { clariguardHome } from '../util/paths.js';
 import { writeFileAtomicSync } from '../util/atomic.js';
 
@@ -74,8 +75,55 @@ export class ExportStateStore {
     rmSync(this.path(key), { force: true });
   }
 
+  /**
+   * Holds the request's journal for the whole export: a second run of the same export (an overlapping cron,
+   * a second terminal) would otherwise not see the first one's job yet and start another.
+   */
+  async lock(key: string): Promise<() => Promise<void>> {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const path = join(this.dir, `${key}.lock`);
+    // A pid file rather than a timed lock: after `kill -9` the very next run must be able to resume.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        writeFileSync(path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+        return async () => {
+          try {
+            if (readFileSync(path, 'utf8').trim() === String(process.pid)) rmSync(path, { force: true });
+          } catch {
+            // already gone
+          }
+        };
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      let holder = NaN;
+      try {
+        holder = Number(readFileSync(path, 'utf8').trim());
+      } catch {
+        continue; // released meanwhile
+      }
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && pidAlive(holder)) {
+        throw new ClariguardError(`another clariguard export of the same request is running (pid ${holder}); wait for it or stop it`, {
+          exitCode: ExitCode.tempFail,
+          code: 'locked',
+        });
+      }
+      rmSync(path, { force: true }); // left by a process that died
+    }
+    throw new ClariguardError(`cannot take the export lock ${path}`, { exitCode: ExitCode.tempFail, code: 'locked' });
+  }
+
   /** Where the state lives, for messages. */
   describe(key: string): string {
     return this.path(key);
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

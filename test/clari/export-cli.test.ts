@@ -197,8 +197,8 @@ describe('clariguard export against the sandbox', () => {
     expectNoLeak(stderr, c.token, 'stderr of the killed run');
   });
 
-  it('Ctrl-C / SIGTERM aborts cleanly: no file, journal kept', async () => {
-    const c = await setup({ slowJobs: 5000 });
+  it('a concurrent run of the same export is refused; SIGTERM aborts cleanly: no file, journal kept', async () => {
+    const c = await setup({ slowJobs: 15_000 });
     const out = c.out('f.json');
     const child = spawnCli(forecastArgs(c, out), { env: c.env });
     const code = new Promise<number | null>((res) => child.on('close', (x) => res(x)));
@@ -207,7 +207,11 @@ describe('clariguard export against the sandbox', () => {
       if (Date.now() > deadline) throw new Error('job never started');
       await new Promise((r) => setTimeout(r, 50));
     }
-    await new Promise((r) => setTimeout(r, 200));
+    // The same export started again meanwhile neither starts a second job nor touches the file.
+    const second = await runCli(forecastArgs(c, out), { env: c.env });
+    expect(second.code).toBe(75);
+    expect(second.stderr).toMatch(/another clariguard export of the same request is running/);
+    expect(c.sb.stats().jobsCreated).toBe(1);
     child.kill('SIGTERM');
     expect(await code).toBe(143);
     expect(visibleFiles(c.dir)).toEqual([]);
