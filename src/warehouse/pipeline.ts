@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { InputError, UsageError } from '../errors.js';
-import { formatFromName, parseRecords, redactStream, sniffFormat, type Policy, type RedactFormat, type RedactionReport } from '../redact/index.js';
+import { formatFromName, loadPolicyFile, parseRecords, redactStream, sniffFormat, type Policy, type RedactFormat, type RedactionReport } from '../redact/index.js';
 import { keyIdOf } from '../redact/pseudonym.js';
 import { loadRecordsIntoWarehouse, type ExportKind, type LoadResult, type WarehouseRecord } from './sink.js';
 import type { WarehouseDb, WarehouseTarget } from './db.js';
@@ -16,7 +16,11 @@ export interface RedactIntoWarehouseOptions {
   format?: RedactFormat;
   preset?: string;
   policy?: Policy;
+  /** A policy file (YAML/JSON), instead of `policy`. */
+  policyFile?: string;
   key: Buffer;
+  /** Skip the roster pre-pass over the input file (see `clariguard redact --single-pass`). */
+  singlePass?: boolean;
   /** postgres://…, pglite:DIR, a secret reference holding one, a resolved target or an open connection. */
   target: string | WarehouseTarget | WarehouseDb;
   /** Export job id (re-loading the same id replaces its rows); default: the input file's name without extension. */
@@ -57,6 +61,8 @@ async function* recordsOf(stream: Readable, format: RedactFormat | undefined, so
  * Either both succeed or the warehouse keeps its previous load of the job.
  */
 export async function redactIntoWarehouse(o: RedactIntoWarehouseOptions): Promise<{ report: RedactionReport; load: LoadResult }> {
+  if (o.policy && o.policyFile) throw new UsageError('use either a policy or a policy file, not both');
+  const policy = o.policy ?? (o.policyFile ? loadPolicyFile(o.policyFile) : undefined);
   const fromFile = o.in !== undefined && o.in !== '-';
   const jobId = o.jobId ?? (fromFile ? basename(o.in!).replace(/\.(json|ndjson|jsonl|csv)(\.gz)?$/i, '') : undefined);
   if (!jobId) throw new UsageError('loading into a warehouse from stdin needs --job-id (re-loading the same job id replaces its rows)');
@@ -75,7 +81,8 @@ export async function redactIntoWarehouse(o: RedactIntoWarehouseOptions): Promis
   const redacted = new PassThrough({ highWaterMark: 1 << 20 });
   // Whichever side fails first holds the real cause; the other side then only sees its stream break.
   let first: { error: unknown } | null = null;
-  const redacting = redactStream(input, redacted, { format, preset: o.preset, policy: o.policy, key: o.key, sourceName: source }).catch((e: unknown) => {
+  const rosterFrom = fromFile && !o.singlePass ? o.in : undefined;
+  const redacting = redactStream(input, redacted, { format, preset: o.preset, policy, key: o.key, sourceName: source, rosterFrom }).catch((e: unknown) => {
     first ??= { error: e };
     redacted.destroy(e as Error);
     throw e;

@@ -129,6 +129,17 @@ const SECTION_TABLE: Record<string, string> = {
   actors: 'audit_actors',
 };
 
+const SECTION_OF_TYPE: Record<string, string> = {
+  entry: 'entries',
+  user: 'users',
+  field: 'fields',
+  timePeriod: 'timePeriods',
+  timeFrame: 'timeFrames',
+  activity: 'activities',
+  auditEvent: 'items',
+  actor: 'actors',
+};
+
 const KIND_TABLES: Record<Exclude<ExportKind, 'auto'>, string[]> = {
   forecast: ['forecast_users', 'forecast_entries', 'forecast_fields', 'forecast_time_periods', 'forecast_time_frames', 'forecast_csv_rows', 'flat_entries'],
   flat: ['flat_entries'],
@@ -143,8 +154,10 @@ const isCsvRow = (r: Record<string, unknown>): boolean => 'Data Value' in r || '
  * The table a record belongs in; null for a section clariguard has no table for (a top-level object such as
  * export metadata, counted in the result's skipped sections); throws for a record matching no known shape.
  */
-export function routeRecord(kind: ExportKind, section: string | null, record: Record<string, unknown>): TableSpec | null {
+export function routeRecord(kind: ExportKind, sectionIn: string | null, record: Record<string, unknown>): TableSpec | null {
   let table: string | undefined;
+  // `clariguard export --format ndjson` tags each line with the section it came from.
+  const section = sectionIn === null && typeof record._type === 'string' ? (SECTION_OF_TYPE[record._type] ?? null) : sectionIn;
   if (section === 'entries' && isFlat(record)) table = 'flat_entries';
   else if (section !== null && section !== '') table = SECTION_TABLE[section];
   else if (kind === 'flat' || isFlat(record)) table = 'flat_entries';
@@ -228,7 +241,7 @@ const consumedKeys = new Map<string, Set<string>>();
 function consumedFor(t: TableSpec): Set<string> {
   let s = consumedKeys.get(t.name);
   if (!s) {
-    s = new Set(t.columns.map((col) => col.from.split('.')[0]));
+    s = new Set(['_type', ...t.columns.map((col) => col.from.split('.')[0])]);
     for (const ch of CHILDREN.get(t.name) ?? []) s.add(ch.child!.arrayKey);
     consumedKeys.set(t.name, s);
   }

@@ -84,6 +84,16 @@ describe('PostgreSQL sink', () => {
     expect(log.rows[0].row_counts.forecast_entries).toBe(3);
   });
 
+  test('NDJSON from clariguard export: lines tagged with _type', async () => {
+    const tagged = sectionsOf(forecastExport).map(({ section, record }) => ({
+      section: null,
+      record: { _type: { entries: 'entry', users: 'user', fields: 'field', timePeriods: 'timePeriod', timeFrames: 'timeFrame' }[section!], ...record },
+    }));
+    const r = await loadRecordsIntoWarehouse({ target: server.url, records: tagged, kind: 'forecast', jobId: 'nd1' });
+    expect(r.rowCounts).toEqual({ forecast_entries: 3, forecast_users: 3, forecast_fields: 2, forecast_time_periods: 1, forecast_time_frames: 2 });
+    expect((await client.query("SELECT count(*)::int AS n FROM clari.forecast_users WHERE job_id = 'nd1' AND extra IS NULL")).rows[0].n).toBe(3);
+  });
+
   test('loading the CSV export layout', async () => {
     const header = forecastCsv.split('\n')[0].split(',');
     const rows = forecastCsv.split('\n').slice(1).map((line) => Object.fromEntries(line.split(',').map((v, i) => [header[i], v])));
