@@ -236,6 +236,22 @@ describe('clariguard export against the sandbox', () => {
     expect(c.sb.stats().jobsCreated).toBe(0);
   });
 
+  it('export limits, jobs and cancel', async () => {
+    const c = await setup({ slowJobs: 60_000 });
+    const started = await fetch(`${c.sb.url}/export/forecast/net_arr`, { method: 'POST', headers: { apikey: c.token } });
+    const { jobId } = (await started.json()) as { jobId: string };
+    const common = ['--token', 'env:CLARI_TOKEN', '--base-url', c.sb.url];
+    const limits = await runCli(['export', 'limits', ...common, '--json'], { env: c.env });
+    expect(limits.code, limits.stderr).toBe(0);
+    expect(JSON.parse(limits.stdout)).toMatchObject({ monthlyQuota: 1000, availableMonthlyQuota: 999, runningJobIds: [jobId] });
+    const jobs = await runCli(['export', 'jobs', ...common, '--json'], { env: c.env });
+    expect(JSON.parse(jobs.stdout).jobs).toEqual([expect.objectContaining({ jobId, module: 'FORECAST' })]);
+    const cancel = await runCli(['export', 'cancel', jobId, ...common], { env: c.env });
+    expect(cancel.code, cancel.stderr).toBe(0);
+    expect(cancel.stderr).toMatch(/CANCELLED/);
+    for (const r of [limits, jobs, cancel]) checkNoLeak(c, r);
+  });
+
   it('--unredacted warns, and refuses to write inside a git work tree', async () => {
     const c = await setup();
     const repo = join(c.dir, 'repo');
