@@ -55,6 +55,7 @@ const HINTS: Record<string, { hint: string; exitCode: number }> = {
     exitCode: ExitCode.dataError,
   },
   bad_response: { hint: 'Clari answered with something clariguard does not understand; retry, and report it if it persists', exitCode: ExitCode.unavailable },
+  unexpected_redirect: { hint: 'check --base-url (it must be the API itself, e.g. https://api.clari.com/v4)', exitCode: ExitCode.unavailable },
   untrusted_next_link: { hint: 'Clari returned a nextLink to another host; refusing to send the token there', exitCode: ExitCode.unavailable },
 };
 

@@ -186,6 +186,25 @@ describe('Clari client against the sandbox', () => {
     await expect(bad.copilotCalls().next()).rejects.toMatchObject({ status: 401 });
   });
 
+  it('never follows a redirect (the apikey header would go with it) and does not retry it', async () => {
+    const { createServer } = await import('node:http');
+    let hits = 0;
+    const srv = createServer((_q, r) => {
+      hits++;
+      r.writeHead(302, { location: 'http://127.0.0.1:9/steal' });
+      r.end();
+    });
+    await new Promise<void>((res) => srv.listen(0, '127.0.0.1', () => res()));
+    try {
+      const port = (srv.address() as { port: number }).port;
+      const c = createClariClient({ baseUrl: `http://127.0.0.1:${port}/v4`, token: new SecretValue(canary()), retry: fast });
+      await expect(c.getLimits()).rejects.toMatchObject({ code: 'unexpected_redirect' });
+      expect(hits).toBe(1);
+    } finally {
+      srv.close();
+    }
+  });
+
   it('refuses plain http to a non-loopback host and credentials in the URL', () => {
     const token = new SecretValue(canary());
     expect(() => createClariClient({ baseUrl: 'http://api.clari.com/v4', token })).toThrow(/https/);
