@@ -1,7 +1,6 @@
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import { openSecret } from '../secrets/index.js';
-import { SecretValue } from '../secrets/value.js';
+import type { SecretValue } from '../secrets/value.js';
 import { Detector } from './engine.js';
 import { loadBaseline, scanKeyFor, writeBaseline } from './fingerprint.js';
 import { repoRootOf, verifyRevision } from './git.js';
@@ -24,6 +23,8 @@ export const DEFAULT_MAX_FILE_BYTES = 5 * 1024 * 1024;
  * keeps stages (during a rotation both tokens are live and both must stay out of the repository).
  */
 export async function readKnownValues(refs: string[], env?: ScanOptions['env']): Promise<SecretValue[]> {
+  // The store backends (and their SDKs) load only when --known is used.
+  const { openSecret } = await import('../secrets/index.js');
   const out: SecretValue[] = [];
   for (const ref of refs) {
     const { ref: r, backend } = openSecret(ref, { env });
@@ -42,12 +43,12 @@ export async function readKnownValues(refs: string[], env?: ScanOptions['env']):
 }
 
 /** The rules a scan runs, in priority order. */
-export function resolveRules(options: Pick<ScanOptions, 'rules' | 'noDefaultRules' | 'ruleIds' | 'cwd'>, knownValues: string[]): Rule[] {
+export async function resolveRules(options: Pick<ScanOptions, 'rules' | 'noDefaultRules' | 'ruleIds' | 'cwd'>, knownValues: string[]): Promise<Rule[]> {
   const rules: Rule[] = [];
   if (knownValues.length) rules.push(knownTokenRule(knownValues));
   if (!options.noDefaultRules) rules.push(...DEFAULT_RULES);
   if (options.rules) {
-    for (const r of loadRulesFile(resolve(options.cwd ?? process.cwd(), options.rules))) {
+    for (const r of await loadRulesFile(resolve(options.cwd ?? process.cwd(), options.rules))) {
       if (rules.some((x) => x.id === r.id)) throw new UsageError(`${options.rules}: rule id ${r.id} is already a built-in rule`);
       rules.push(r);
     }
@@ -88,7 +89,7 @@ async function prepare(options: ScanOptions): Promise<Prepared> {
   if (options.history && options.staged) throw new UsageError('--history and --staged cannot be combined');
   if (options.since && !options.history) throw new UsageError('--since needs --history');
   const known = [...(options.known ?? []), ...(options.knownRefs?.length ? await readKnownValues(options.knownRefs, env) : [])];
-  const rules = resolveRules({ ...options, cwd }, known.map((k) => k.reveal()));
+  const rules = await resolveRules({ ...options, cwd }, known.map((k) => k.reveal()));
   if (rules.length === 0) throw new UsageError('no rules to run (--no-default-rules needs --rules FILE or --known REF)');
   const repoRoot = repoRootOf(cwd);
   const { key, keyId } = scanKeyFor(repoRoot, env);

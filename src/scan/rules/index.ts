@@ -1,6 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
 import { ConfigError } from '../../errors.js';
 import { shannonEntropy, whyNotCredential } from '../heuristics.js';
 import type { Rule, RuleMatch, ScanChunk } from '../types.js';
@@ -17,23 +15,28 @@ export { knownTokenRule } from './clari-known-token.js';
  */
 export const DEFAULT_RULES: readonly Rule[] = [clariApiToken, signedDownloadUrl, awsAccessKey, genericSecret];
 
-const RuleSpec = z.object({
-  id: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'ids are lower-case letters, digits, ".", "_" and "-"'),
-  description: z.string().min(1),
-  severity: z.enum(['high', 'medium', 'low']).default('medium'),
-  keywords: z.array(z.string().min(1)).default([]),
-  /** A JavaScript regular expression. The secret is the named group `secret`, else group 1, else the match. */
-  pattern: z.string().min(1),
-  /** Extra flags, e.g. "i". */
-  flags: z.string().regex(/^[imsu]*$/).default(''),
-  /** Minimum Shannon entropy of the secret. */
-  entropy: z.number().min(0).max(8).optional(),
-  /** Drop matches whose secret is a placeholder, reference or template (default true). */
-  skipPlaceholders: z.boolean().default(true),
-  /** Regexes: a secret matching one of them is not a finding. */
-  allow: z.array(z.string()).default([]),
-});
-const RulesFile = z.object({ rules: z.array(RuleSpec).min(1) });
+// yaml and zod load only when a rules file is given: a plain scan (the pre-commit hook) starts faster.
+async function rulesFileSchema() {
+  const { z } = await import('zod');
+  const RuleSpec = z.object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'ids are lower-case letters, digits, ".", "_" and "-"'),
+    description: z.string().min(1),
+    severity: z.enum(['high', 'medium', 'low']).default('medium'),
+    keywords: z.array(z.string().min(1)).default([]),
+    /** A JavaScript regular expression. The secret is the named group `secret`, else group 1, else the match. */
+    pattern: z.string().min(1),
+    /** Extra flags, e.g. "i". */
+    flags: z.string().regex(/^[imsu]*$/).default(''),
+    /** Minimum Shannon entropy of the secret. */
+    entropy: z.number().min(0).max(8).optional(),
+    /** Drop matches whose secret is a placeholder, reference or template (default true). */
+    skipPlaceholders: z.boolean().default(true),
+    /** Regexes: a secret matching one of them is not a finding. */
+    allow: z.array(z.string()).default([]),
+  });
+  const RulesFile = z.object({ rules: z.array(RuleSpec).min(1) });
+  return RulesFile;
+}
 
 function compile(file: string, source: string, flags: string, where: string): RegExp {
   try {
@@ -44,13 +47,15 @@ function compile(file: string, source: string, flags: string, where: string): Re
 }
 
 /** Loads extra rules from a YAML or JSON file: `rules: [{id, description, severity, keywords, pattern, ...}]`. */
-export function loadRulesFile(file: string): Rule[] {
+export async function loadRulesFile(file: string): Promise<Rule[]> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     throw new ConfigError(`${file}: cannot read rules file (${(e as NodeJS.ErrnoException).code ?? 'error'})`, e);
   }
+  const { parse: parseYaml } = await import('yaml');
+  const RulesFile = await rulesFileSchema();
   let doc: unknown;
   try {
     doc = parseYaml(text);
