@@ -133,8 +133,8 @@ export class Utf8Validator extends Transform {
 }
 
 /** csv-parse configured strictly (quoting errors are errors), yielding arrays with line info. */
-export function csvParser(): CsvParser {
-  return new CsvParser({ bom: true, info: true, skip_empty_lines: true, relax_column_count: false });
+export function csvParser(info = true): CsvParser {
+  return new CsvParser({ bom: true, info, skip_empty_lines: true, relax_column_count: false });
 }
 
 /** csv-parse errors as InputError with file, line and byte offset. */

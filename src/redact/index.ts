@@ -170,18 +170,21 @@ export async function rosterPrepass(redactor: Redactor, file: string, format: Re
   if (format === 'csv') {
     const cols = new Map(rules.map((r) => [r.path, r]));
     let header: string[] | null = null;
-    const parser = csvParser();
+    let rosterIdx: number[] = [];
+    // Without per-record info: a third faster, and errors still carry their line and offset.
+    const parser = csvParser(false);
     try {
-      await pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), new Utf8Validator(file), parser, async (rows: AsyncIterable<{ record: string[] }>) => {
-        for await (const { record } of rows) {
+      await pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), new Utf8Validator(file), parser, async (rows: AsyncIterable<string[]>) => {
+        for await (const record of rows) {
           if (!header) {
             header = record;
+            rosterIdx = header.map((h, i) => (cols.has(h) ? i : -1)).filter((i) => i >= 0);
             continue;
           }
-          for (let i = 0; i < header.length; i++) {
-            const r = cols.get(header[i]!);
-            if (r && record[i]) engine.transformScalar(record[i]!, r);
-          }
+          // Through the per-rule cache: each distinct person costs one HMAC and one roster entry.
+          const row: Record<string, string> = {};
+          for (const i of rosterIdx) row[header[i]!] = record[i]!;
+          engine.collectRoster(row, null);
         }
       });
     } catch (e) {
