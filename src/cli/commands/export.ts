@@ -18,6 +18,7 @@ import { loadPolicyFile, loadPseudonymKey } from '../../redact/index.js';
 import { readSecret } from '../../secrets/index.js';
 import type { CliContext } from '../context.js';
 import { progressEnabled, say, warn, writeJson, writeOut } from '../io.js';
+import { isWarehouseTarget, stageExportForWarehouse } from '../../warehouse/index.js';
 
 interface CommonFlags {
   token?: string;
@@ -37,7 +38,7 @@ function addCommon(cmd: Command, withJobs = true): Command {
   cmd
     .requiredOption('--token <ref>', 'secret reference of the Clari API token (never the token itself), e.g. local:clari/prod/api-token')
     .option('--base-url <url>', 'Clari API base URL (default $CLARIGUARD_CLARI_BASE_URL or https://api.clari.com/v4)')
-    .requiredOption('--out <file>', 'output file, written atomically (nothing is left behind on failure)')
+    .requiredOption('--out <file>', 'output file, written atomically (nothing is left behind on failure); or a warehouse: postgres://…, pglite:DIR, or a secret reference holding the URL')
     .addOption(new Option('--format <format>', 'output format').choices([...EXPORT_FORMATS]).default('json'))
     .option('--policy <file>', 'redaction policy file (YAML/JSON) instead of the built-in preset')
     .option('--preset <name>', 'redaction preset (default: the one for this export)')
@@ -108,15 +109,21 @@ async function withSignals(run: (signal: AbortSignal) => Promise<ExportResult>, 
   const onSignal = (sig: NodeJS.Signals): void => {
     ac.abort(new ClariguardError(`interrupted by ${sig}; run the same command again to resume the same job`, { exitCode: sig === 'SIGINT' ? 130 : 143, code: 'interrupted' }));
   };
+  // --out postgres://…|pglite:DIR: the export writes a private staging file as usual, then it is loaded (docs/warehouse.md).
+  const warehouse = f.out && isWarehouseTarget(f.out) ? { target: f.out, staging: stageExportForWarehouse(f.out, f.format ?? 'json', { warn }) } : null;
+  if (warehouse) f.out = warehouse.staging.file;
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
+    if (warehouse && f.unredacted) throw new UsageError('--unredacted cannot go to a warehouse: it only takes redacted exports');
     if (f.unredacted) warn(`writing an UNREDACTED Clari export (names, emails, CRM ids, forecast amounts) to ${f.out}`);
     const r = await run(ac.signal);
+    const load = warehouse ? await warehouse.staging.load(r, JSON.stringify({ ...f, out: warehouse.target })) : undefined;
     if (progressEnabled()) process.stderr.write('\r\x1b[2K');
     const summary = {
       kind: r.kind,
-      out: r.out,
+      out: load ? load.target : r.out,
+      warehouse: load,
       format: r.format,
       jobId: r.jobId,
       resumed: r.resumed,
@@ -131,13 +138,14 @@ async function withSignals(run: (signal: AbortSignal) => Promise<ExportResult>, 
     if (f.json) writeJson(summary);
     else {
       const what = r.redacted ? `redacted (${r.report?.preset ?? r.report?.policy ?? 'policy'}, key ${r.report?.keyId})` : 'UNREDACTED';
-      say(`wrote ${r.out}: ${r.rows ?? '?'} records, ${r.format}, ${what}${r.jobId ? `, job ${r.jobId}${r.resumed ? ' (resumed)' : ''}` : ''}`);
+      say(`${load ? `loaded ${load.totalRows} rows (job ${load.jobId}) into ${load.target}` : `wrote ${r.out}`}: ${r.rows ?? '?'} records, ${r.format}, ${what}${r.jobId ? `, job ${r.jobId}${r.resumed ? ' (resumed)' : ''}` : ''}`);
     }
   } catch (e) {
     if (progressEnabled()) process.stderr.write('\r\x1b[2K');
     if (ac.signal.aborted && ac.signal.reason instanceof ClariguardError) throw ac.signal.reason;
     throw e;
   } finally {
+    warehouse?.staging.cleanup();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

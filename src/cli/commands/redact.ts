@@ -1,9 +1,10 @@
 import type { CliContext } from '../context.js';
-import { say, writeJson, writeOut } from '../io.js';
+import { say, warn, writeJson, writeOut } from '../io.js';
 import { writeFileAtomicSync } from '../../util/atomic.js';
 import { UsageError } from '../../errors.js';
 import { DEFAULT_KEY_REF, listPresets, loadPseudonymKey, redactFile, verifyRedaction, type RedactionReport } from '../../redact/index.js';
 import { requireFormat } from '../../redact/formats.js';
+import { isWarehouseTarget, redactIntoWarehouse } from '../../warehouse/index.js';
 
 interface RedactOpts {
   in?: string;
@@ -16,6 +17,7 @@ interface RedactOpts {
   listPresets?: boolean;
   singlePass?: boolean;
   threads?: string;
+  jobId?: string;
   json?: boolean;
 }
 
@@ -34,7 +36,8 @@ export function registerRedactCommands({ program, setExitCode }: CliContext): vo
     .command('redact')
     .description('pseudonymise a Clari export (JSON, NDJSON or CSV) with a keyed HMAC; stdin/stdout by default')
     .option('--in <file>', 'input file (default: stdin)')
-    .option('--out <file>', 'output file, written atomically (default: stdout)')
+    .option('--out <file>', 'output file, written atomically (default: stdout); or a warehouse: postgres://…, pglite:DIR, or a secret reference holding the URL (docs/warehouse.md)')
+    .option('--job-id <id>', 'with a warehouse --out: the export job id (default: the --in file name); loading it again replaces its rows')
     .option('--format <format>', 'json | ndjson | csv (default: from the file name or the content)')
     .option('--policy <file>', 'redaction policy (YAML); see docs/redaction.md')
     .option('--preset <name>', 'built-in policy (default: detected from the data); see --list-presets')
@@ -55,6 +58,13 @@ export function registerRedactCommands({ program, setExitCode }: CliContext): vo
       const format = requireFormat(opts.format);
       if (opts.threads !== undefined && !/^\d{1,2}$/.test(opts.threads)) throw new UsageError('--threads must be a number from 0 to 99');
       const { key } = await loadPseudonymKey(opts.key);
+      if (opts.out && isWarehouseTarget(opts.out)) {
+        const { report, load } = await redactIntoWarehouse({ in: opts.in, format, preset: opts.preset, policyFile: opts.policy, key, singlePass: opts.singlePass, target: opts.out, jobId: opts.jobId, warn });
+        if (opts.report) writeFileAtomicSync(opts.report, `${JSON.stringify(report, null, 2)}\n`, 0o644);
+        if (opts.json) process.stderr.write(`${JSON.stringify({ ...report, warehouse: load })}\n`);
+        else say(`${summary(report)}; loaded job ${load.jobId} into ${load.target} (${load.totalRows} rows)`);
+        return;
+      }
       const report = await redactFile({ in: opts.in, out: opts.out, format, preset: opts.preset, policyFile: opts.policy, key, singlePass: opts.singlePass, threads: opts.threads === undefined ? undefined : Number(opts.threads) });
       if (opts.report) writeFileAtomicSync(opts.report, `${JSON.stringify(report, null, 2)}\n`, 0o644);
       if (opts.json) process.stderr.write(`${JSON.stringify(report)}\n`);
