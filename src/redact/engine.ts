@@ -31,7 +31,7 @@ export interface RedactionReport {
   roster: { size: number; prepass: boolean };
 }
 
-class PathNode {
+export class PathNode {
   readonly children = new Map<string, PathNode>();
   item?: PathNode;
   /** Keys in the order the last object at this path had them: records repeat their layout. */
@@ -206,6 +206,26 @@ export class RecordRedactor {
   redactRecord(record: unknown, section: string | null = null, where?: { line: number; offset: number }): Redacted {
     this.report.rows++;
     return this.walk(record, this.rootFor(section, false), where);
+  }
+
+  /**
+   * The path nodes of CSV columns, for redactRow. Null when the header cannot be handled column by column
+   * exactly like a row object (duplicate names, or integer-like names, which objects enumerate first).
+   */
+  csvColumns(header: string[]): PathNode[] | null {
+    if (new Set(header).size !== header.length || header.some((h) => /^(?:0|[1-9]\d*)$/.test(h))) return null;
+    const root = this.rootFor(null, false);
+    return header.map((h) => this.child(root, h));
+  }
+
+  /** Redacts one CSV row in place (same result as redactRecord on the row object); DROP marks removed fields. */
+  redactRow(columns: PathNode[], fields: unknown[], where?: { line: number; offset: number }): void {
+    this.report.rows++;
+    for (let i = 0; i < columns.length; i++) {
+      const n = columns[i]!;
+      const v = fields[i];
+      fields[i] = n.rule ? this.applyRule(v, n.rule, n, where) : this.unknown(v, n, where);
+    }
   }
 
   /** Redacts a top-level non-array value such as `pagination` or Copilot's `call`. */

@@ -5,8 +5,9 @@ import { Transform, type Duplex, type TransformCallback } from 'node:stream';
 const compose = (streams as unknown as { compose: (...s: streams.Stream[]) => Duplex }).compose;
 import { Worker } from 'node:worker_threads';
 import { ClariguardError, UsageError } from '../errors.js';
-import { DROP, RecordRedactor, type RedactionReport } from './engine.js';
-import { csvField, csvInputError, csvParser, NdjsonSplitter, Utf8Validator, type RedactFormat } from './formats.js';
+import { DROP, RecordRedactor, type PathNode, type RedactionReport } from './engine.js';
+import { CsvSplitter, type CsvRowLocation } from './csv-splitter.js';
+import { csvField, NdjsonSplitter, Utf8Validator, type RedactFormat } from './formats.js';
 import { isUtf8 } from 'node:buffer';
 import { JsonScanner, parseJsonSlice, type RecordLocation } from './json-scanner.js';
 import type { Policy } from './policy.js';
@@ -309,29 +310,41 @@ function csvTransform(engine: RecordRedactor, isDecided: () => boolean, decide: 
   const file = engine.report.source;
   let header: string[] | null = null;
   let keepCols: number[] = [];
+  let columns: PathNode[] | null = null;
   let out!: OutBuffer;
+  const onRow = (row: string[], where: CsvRowLocation): void => {
+    if (!header) {
+      header = row;
+      if (!isDecided()) decide({ format: 'csv', topKeys: [], section: null, recordKeys: header });
+      // Columns the policy drops disappear from the header too.
+      keepCols = header.map((h, i) => (engine.columnDropped(h) ? -1 : i)).filter((i) => i >= 0);
+      columns = engine.csvColumns(header);
+      out.write(`${keepCols.map((i) => csvField(header![i])).join(',')}\r\n`);
+      return;
+    }
+    let line = '';
+    if (columns) {
+      const fields = row as unknown[];
+      engine.redactRow(columns, fields, where);
+      for (let k = 0; k < keepCols.length; k++) {
+        const v = fields[keepCols[k]!];
+        line += (k ? ',' : '') + (v === DROP ? '' : csvField(v));
+      }
+    } else {
+      const rec: Record<string, string> = {};
+      for (let i = 0; i < header.length; i++) rec[header[i]!] = row[i]!;
+      const r = engine.redactRecord(rec, null, where) as Record<string, unknown> | typeof DROP;
+      if (r === DROP) return;
+      for (let k = 0; k < keepCols.length; k++) line += (k ? ',' : '') + csvField(r[header[keepCols[k]!]!]);
+    }
+    out.write(`${line}\r\n`);
+  };
+  const splitter = new CsvSplitter(file, onRow);
   const t = new Transform({
-    writableObjectMode: true,
-    transform(item: { record: string[]; info: { lines: number; bytes: number } }, _e, cb: TransformCallback) {
+    transform(chunk: Buffer, _e, cb: TransformCallback) {
+      engine.report.bytesIn += chunk.length;
       try {
-        const row = item.record;
-        if (!header) {
-          header = row;
-          if (!isDecided()) decide({ format: 'csv', topKeys: [], section: null, recordKeys: header });
-          // Columns the policy drops disappear from the header too.
-          keepCols = header.map((h, i) => (engine.columnDropped(h) ? -1 : i)).filter((i) => i >= 0);
-          out.write(`${keepCols.map((i) => csvField(header![i])).join(',')}\r\n`);
-          cb();
-          return;
-        }
-        const rec: Record<string, string> = {};
-        for (let i = 0; i < header.length; i++) rec[header[i]!] = row[i]!;
-        const r = engine.redactRecord(rec, null, { line: item.info.lines, offset: item.info.bytes }) as Record<string, unknown> | typeof DROP;
-        if (r !== DROP) {
-          let line = '';
-          for (let k = 0; k < keepCols.length; k++) line += (k ? ',' : '') + csvField(r[header[keepCols[k]!]!]);
-          out.write(`${line}\r\n`);
-        }
+        splitter.push(chunk);
         out.flush();
         cb();
       } catch (e) {
@@ -339,23 +352,17 @@ function csvTransform(engine: RecordRedactor, isDecided: () => boolean, decide: 
       }
     },
     flush(cb: TransformCallback) {
-      out.flush();
-      cb();
+      try {
+        splitter.end();
+        out.flush();
+        cb();
+      } catch (e) {
+        cb(e as Error);
+      }
     },
   });
   out = new OutBuffer(t, engine);
-  const counter = new Transform({
-    transform(chunk: Buffer, _e, cb) {
-      engine.report.bytesIn += chunk.length;
-      cb(null, chunk);
-    },
-  });
-  const parser = csvParser();
-  const composed = compose(counter, new Utf8Validator(file), parser, t);
-  // csv-parse errors carry their own shape; present them as InputError with file, line and offset.
-  const origEmit = composed.emit.bind(composed);
-  composed.emit = ((ev: string, ...args: unknown[]) => (ev === 'error' ? origEmit('error', csvInputError(file, args[0])) : origEmit(ev, ...args))) as typeof composed.emit;
-  return composed;
+  return compose(new Utf8Validator(file), t);
 }
 
 function isSettled(p: Promise<unknown>): Promise<boolean> {
