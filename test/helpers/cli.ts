@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,4 +73,20 @@ export function procCmdline(pid: number): string {
   } catch {
     return '';
   }
+}
+
+/**
+ * Clari's public API descriptions (the contract). CI lays `shared/` beside the clone; a developer checkout
+ * has it at ../shared too. CLARI_REFERENCE_DIR overrides.
+ */
+export function clariReferenceDir(): string {
+  const candidates = [
+    process.env.CLARI_REFERENCE_DIR,
+    join(ROOT, '..', 'shared', 'reference', 'clari'),
+    join(ROOT, 'shared', 'reference', 'clari'),
+    '/work/shared/reference/clari',
+  ].filter((c): c is string => Boolean(c));
+  const found = candidates.find((c) => existsSync(join(c, 'clari-revenue-api-openapi.yml')));
+  if (!found) throw new Error(`Clari reference documents not found (looked in ${candidates.join(', ')}); set CLARI_REFERENCE_DIR`);
+  return found;
 }

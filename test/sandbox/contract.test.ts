@@ -6,12 +6,13 @@ import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CSV_COLUMNS, startSandbox, type SandboxHandle } from '../../src/sandbox/index.js';
 import { canary } from '../helpers/canary.js';
+import { clariReferenceDir } from '../helpers/cli.js';
 
 /**
  * The sandbox answers as the OpenAPI documents in the shared reference say Clari does: every response body
  * is validated against the schema the spec declares for that operation and status.
  */
-const REF = '/work/shared/reference/clari';
+const REF = clariReferenceDir();
 /**
  * Two readings of the published documents, both deliberate and narrow:
  *  - the 400 answers are `oneOf` loosely typed error objects (no `required`, no discriminator), so every real
