@@ -33,7 +33,8 @@ interface Candidate {
  */
 export class Detector {
   private readonly rules: readonly Rule[];
-  private readonly keywords: string[][];
+  /** Per rule: its keywords as one case-insensitive regex (null: no keywords, the rule always runs). */
+  private readonly keywordRes: (RegExp | null)[];
   constructor(
     rules: readonly Rule[],
     private readonly key: Buffer,
@@ -41,16 +42,24 @@ export class Detector {
     private readonly skipped: SkippedCounts,
   ) {
     this.rules = rules;
-    this.keywords = rules.map((r) => r.keywords.map((k) => k.toLowerCase()));
+    // One regex test per rule on the latin1 string is about 3x cheaper than lower-casing a copy and
+    // calling includes() per keyword. A keyword is searched as its UTF-8 bytes (read as latin1), so a
+    // non-ASCII keyword or --known value matches the raw bytes too; without the `u` flag /i never folds
+    // a non-ASCII character onto an ASCII one.
+    this.keywordRes = rules.map((r) =>
+      r.keywords.length
+        ? new RegExp(r.keywords.map((k) => Buffer.from(k, 'utf8').toString('latin1').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|'), 'i')
+        : null,
+    );
   }
 
   /** Which rules this chunk needs, from its bytes. */
   activeRules(bytes: Buffer): number[] {
-    const lower = bytes.toString('latin1').toLowerCase();
+    const text = bytes.toString('latin1');
     const active: number[] = [];
     for (let i = 0; i < this.rules.length; i++) {
-      const kws = this.keywords[i];
-      if (kws.length === 0 || kws.some((k) => lower.includes(k))) active.push(i);
+      const re = this.keywordRes[i];
+      if (re === null || re.test(text)) active.push(i);
     }
     return active;
   }

@@ -181,33 +181,34 @@ export function forEachAssignment(
     keywordRe.lastIndex = b;
     let nameStart = a;
     if (text[a - 1] === '-') nameStart = text[a - 2] === '-' ? a - 2 : a - 1;
-    const name = text.slice(nameStart, b);
-    const m = { index: nameStart };
-    let i = m.index + name.length;
+    // Most keyword hits are not assignments (calls, property reads): decide that before allocating anything.
+    let i = b;
     // Closing quote of a quoted key ("key": / 'key' => / \"key\": in notebooks) and a closing ] of ENV['X'].
     if (text[i] === '\\' && (text[i + 1] === '"' || text[i + 1] === "'")) i += 2;
     else if (text[i] === '"' || text[i] === "'") i += 1;
     if (text[i] === ']') i += 1;
     let j = i;
     while (text[j] === ' ' || text[j] === '\t') j++;
-    const two = text.slice(j, j + 2);
+    const c0 = text.charCodeAt(j);
+    const c1 = text.charCodeAt(j + 1);
     let sepEnd: number;
-    if (two === ':=' || two === '=>' || two === '<-' || two === '?=' || two === '+=') sepEnd = j + 2;
-    else if (text[j] === '=' && text[j + 1] !== '=') sepEnd = j + 1;
+    // := => <- ?= +=
+    if ((c1 === 61 && (c0 === 58 || c0 === 63 || c0 === 43)) || (c0 === 61 && c1 === 62) || (c0 === 60 && c1 === 45)) sepEnd = j + 2;
+    else if (c0 === 61 && c1 !== 61) sepEnd = j + 1;
     else if (text[j] === ':' && text[j + 1] !== ':') {
       // A typed declaration (TypeScript `name: string = '…'`, Kotlin/Swift `val name: String = "…"`).
       const typed = /^:\s*[A-Za-z_][\w.<>[\]|?]*\s*=\s*(?=\\?["'`])/.exec(text.slice(j, j + 80));
       sepEnd = typed ? j + typed[0].length : j + 1; // (only when a quoted literal follows)
     }
-    else if (text[j] === ',' && /[("'[]\s*$/.test(text.slice(Math.max(0, m.index - 3), m.index))) sepEnd = j + 1; // ("apikey", "v")
-    else if (j > i && /^-{1,2}[A-Za-z]/.test(name)) sepEnd = j; // --clari-token VALUE
+    else if (text[j] === ',' && /[("'[]\s*$/.test(text.slice(Math.max(0, nameStart - 3), nameStart))) sepEnd = j + 1; // ("apikey", "v")
+    else if (j > i && text.charCodeAt(nameStart) === 45 && /^-{1,2}[A-Za-z]/.test(text.slice(nameStart, b))) sepEnd = j; // --clari-token VALUE
     else continue;
     let k = sepEnd;
     while (text[k] === ' ' || text[k] === '\t') k++;
     // YAML block scalars and `!!str` tags are rare for tokens; a `Bearer ` prefix is common in headers.
     if (/^bearer\s+/i.test(text.slice(k, k + 7))) k += text.slice(k).match(/^bearer\s+/i)![0].length;
     const v = readValue(text, k);
-    if (v) onValue(name, m.index, v);
+    if (v) onValue(text.slice(nameStart, b), nameStart, v);
   }
 }
 

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, fstatSync, lstatSync, openSync, readSync, readdirSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, readSync, readdirSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { Detector } from './engine.js';
@@ -8,6 +8,8 @@ import type { Finding, ScanStats } from './types.js';
 
 const EXCLUDED_DIRS = new Set(['node_modules', '.git']);
 const BINARY_SNIFF = 8000;
+const OPEN_FLAGS: number | null =
+  fsConstants.O_NOFOLLOW !== undefined ? fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | (fsConstants.O_NONBLOCK ?? 0) : null;
 
 export interface WorktreeOptions {
   cwd: string;
@@ -117,14 +119,20 @@ function walk(dir: string, stats: ScanStats, add: (abs: string) => void): void {
 function readTarget(abs: string, rel: string, o: WorktreeOptions, stats: ScanStats): Buffer | null {
   let fd: number;
   try {
-    // Never follow symbolic links: a tracked link could point anywhere on the machine.
-    if (lstatSync(abs).isSymbolicLink()) {
+    // Never follow symbolic links: a tracked link could point anywhere on the machine. Where the platform
+    // has O_NOFOLLOW, open() refuses a link itself (one system call instead of lstat + open); O_NONBLOCK
+    // keeps a FIFO from blocking the scan (fstat below then skips it).
+    if (OPEN_FLAGS === null && lstatSync(abs).isSymbolicLink()) {
       stats.skipped.notRegular++;
       return null;
     }
-    fd = openSync(abs, 'r');
+    fd = openSync(abs, OPEN_FLAGS ?? 'r');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP' && OPEN_FLAGS !== null) {
+      stats.skipped.notRegular++;
+      return null;
+    }
     // A tracked file deleted in the work tree is not there to leak anything.
     if (code !== 'ENOENT') stats.unreadable.push(`${rel}: ${code ?? 'error'}`);
     return null;

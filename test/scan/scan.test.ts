@@ -85,6 +85,24 @@ describe('work tree', () => {
     expect(r.stats.unreadable).toEqual([]);
   });
 
+  it('never follows a tracked symbolic link in a repository (counted as not regular)', async () => {
+    initRepo(dir);
+    writeFiles(dir, { 'outside/real.env': `CLARI_API_KEY=${T2}\n` });
+    symlinkSync(join(dir, 'outside/real.env'), join(dir, 'link.env'));
+    commitAll(dir, 'link');
+    const r = await scan({ cwd: dir });
+    expect(r.findings.map((f) => f.file)).toEqual(['outside/real.env']);
+    expect(r.stats.skipped.notRegular).toBe(1);
+  });
+
+  it('the keyword pre-filter matches non-ASCII --known values and custom keywords by their UTF-8 bytes', async () => {
+    const c = `${canary()}-pässwörd-Ω`;
+    writeFiles(dir, { 'notes.txt': `the value: ${c}\n` });
+    const r = await scan({ cwd: dir, known: [new SecretValue(c)], ruleIds: ['clari-known-token'] });
+    expect(r.findings.map((f) => f.file)).toEqual(['notes.txt']);
+    expectNoLeak(JSON.stringify(r), c);
+  });
+
   it.skipIf(process.getuid?.() === 0)('reports unreadable files without failing', async () => {
     writeFiles(dir, { 'a.env': `CLARI_API_KEY=${T1}\n`, 'secret.env': 'x' });
     const { chmodSync } = await import('node:fs');
