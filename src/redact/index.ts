@@ -8,7 +8,8 @@ import { AtomicFileWriter } from '../util/atomic.js';
 import { DROP, type RedactionReport } from './engine.js';
 import { CsvSplitter } from './csv-splitter.js';
 import { csvInputError, csvParser, formatFromName, NdjsonSplitter, sniffFormat, Utf8Validator, type RedactFormat } from './formats.js';
-import { JsonScanner } from './json-scanner.js';
+import { JsonScanner, parseJsonSlice } from './json-scanner.js';
+import { isUtf8 } from 'node:buffer';
 import { loadPolicyFile, parsePolicy, type Policy } from './policy.js';
 import { detectPreset, presetPolicy, type ShapeHint } from './presets.js';
 import { keyIdOf } from './pseudonym.js';
@@ -197,12 +198,24 @@ export async function rosterPrepass(redactor: Redactor, file: string, format: Re
   const collect = (section: string | null, value: unknown, single = false): void => engine.collectRoster(value, section, single);
   const scanner =
     format === 'ndjson'
-      ? new NdjsonSplitter(file, (v) => collect(null, v))
+      ? new NdjsonSplitter(
+          file,
+          (v) => collect(null, v),
+          (slice, where) => {
+            if (isUtf8(slice) && engine.collectRosterText(slice.toString('utf8'), null)) return;
+            collect(null, parseJsonSlice(slice, file, where.line, where.offset));
+          },
+        )
       : new JsonScanner(file, {
           open() {},
           sectionStart() {},
           sectionEnd() {},
           record: (section, v) => collect(section, v),
+          // Records as text: the roster fields are picked out without building objects.
+          rawRecord: (section, slice, where) => {
+            if (isUtf8(slice) && engine.collectRosterText(slice.toString('utf8'), section)) return;
+            collect(section, parseJsonSlice(slice, file, where.line, where.offset));
+          },
           value: (section, v) => collect(section, v, true),
           close() {},
         });
