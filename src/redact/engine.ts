@@ -500,8 +500,12 @@ export class RecordRedactor {
 
   private clUnder(rule: Rule): void {
     const s = this.skipValue();
-    const c = this.t.charCodeAt(s);
-    if (c === 34 || c === 91) this.collectUnder(JSON.parse(this.t.slice(s, this.i)) as unknown, rule);
+    const t = this.t;
+    const c = t.charCodeAt(s);
+    if (c === 34) {
+      const bs = t.indexOf('\\', s);
+      this.collectUnder(bs < 0 || bs >= this.i ? t.slice(s + 1, this.i - 1) : (JSON.parse(t.slice(s, this.i)) as string), rule);
+    } else if (c === 91) this.collectUnder(JSON.parse(t.slice(s, this.i)) as unknown, rule);
   }
 
   private clCollect(n: PathNode): void {
@@ -514,17 +518,29 @@ export class RecordRedactor {
         this.i++;
         return;
       }
+      let idx = 0;
       for (;;) {
-        if (t.charCodeAt(this.i) !== 34) throw SYNTAX;
-        const ke = this.strEnd(this.i + 1);
-        const bs = t.indexOf('\\', this.i);
-        const key = bs < 0 || bs > ke ? t.slice(this.i + 1, ke) : (JSON.parse(t.slice(this.i, ke + 1)) as string);
-        this.i = ke + 1;
+        const ks = this.i;
+        if (t.charCodeAt(ks) !== 34) throw SYNTAX;
+        // Records repeat their layout: the same key order cache as rwObject.
+        const o = n.order[idx];
+        let ch: PathNode;
+        if (o !== undefined && t.startsWith(o.key, ks + 1) && t.charCodeAt(ks + 1 + o.key.length) === 34 && o.key.indexOf('\\') < 0 && o.key.indexOf('"') < 0) {
+          ch = o.node;
+          this.i = ks + o.key.length + 2;
+        } else {
+          const ke = this.strEnd(ks + 1);
+          const bs = t.indexOf('\\', ks);
+          const key = bs < 0 || bs > ke ? t.slice(ks + 1, ke) : (JSON.parse(t.slice(ks, ke + 1)) as string);
+          ch = this.child(n, key);
+          n.order[idx] = { key, node: ch };
+          this.i = ke + 1;
+        }
+        idx++;
         this.ws();
         if (t.charCodeAt(this.i) !== 58) throw SYNTAX;
         this.i++;
         this.ws();
-        const ch = this.child(n, key);
         if (ch.rule) {
           if (ch.rule.roster) this.clUnder(ch.rule);
           else if (ch.rule.action === 'keep' && ch.hasRulesBelow) this.clCollect(ch);
