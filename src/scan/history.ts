@@ -28,6 +28,10 @@ export function diffCommand(o: Pick<DiffScanOptions, 'mode' | 'since' | 'paths'>
     '-p',
     ...diffOpts,
     '--full-history',
+    // Oldest first: the big commits (an initial import) usually come first, so their scanning overlaps with
+    // git producing the rest, instead of running after git has finished; and the first finding of a secret
+    // is its earliest.
+    '--reverse',
     '--format=%x01%H%x02%aI%x02%an <%ae>',
     '--all',
     ...(o.since ? [`^${o.since}`] : []),
@@ -70,8 +74,9 @@ export async function scanDiffs(o: DiffScanOptions, detector: Detector, stats: S
               staged.push(f);
               continue;
             }
+            // Earliest author date wins; on a tie, the commit git listed first (oldest in topological order).
             const prev = byFingerprint.get(f.fingerprint);
-            if (!prev || Date.parse(f.date ?? '') <= Date.parse(prev.date ?? '')) byFingerprint.set(f.fingerprint, f);
+            if (!prev || Date.parse(f.date ?? '') < Date.parse(prev.date ?? '')) byFingerprint.set(f.fingerprint, f);
           }
         }
       }

@@ -248,6 +248,16 @@ describe('history', () => {
     await expect(scan({ cwd: dir, history: true, since: 'no-such-rev' })).rejects.toMatchObject({ exitCode: 2 });
   });
 
+  it('with equal author dates, a secret is reported at the commit that added it, not a later edit', async () => {
+    initRepo(dir);
+    writeFiles(dir, { 'etl/client.py': `clari_token = "${T2}"\n` });
+    const c1 = commitAll(dir, 'add', '2026-01-01T00:00:00Z');
+    writeFiles(dir, { 'etl/client.py': `clari_token = "${T2}"  # prod\n` });
+    commitAll(dir, 'edit', '2026-01-01T00:00:00Z');
+    const r = await scan({ cwd: dir, history: true });
+    expect(r.findings.map((f) => f.commit)).toEqual([c1]);
+  });
+
   it('finds the generated corpus in history with the same precision and recall', async () => {
     initRepo(dir);
     const { cases, known } = buildCorpus(11, 1);
