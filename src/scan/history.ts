@@ -51,22 +51,19 @@ export async function scanDiffs(o: DiffScanOptions, detector: Detector, stats: S
   let file: string | null = null;
   let inHeader = false;
   let newLine = 0;
-  let lines: Buffer[] = [];
+  // The added lines of the current file, joined with \n, in one reused buffer: no object per line.
+  let acc = Buffer.allocUnsafe(1 << 16);
+  let accLen = 0;
+  let lineCount = 0;
   let lineNos: number[] = [];
   let addedBytes = 0;
 
   const flush = (): void => {
-    if (file !== null && lines.length > 0) {
+    if (file !== null && lineCount > 0) {
       stats.files++;
       if (addedBytes > o.maxFileBytes) stats.skipped.tooLarge++;
       else {
-        const total = addedBytes + lines.length - 1;
-        const buf = Buffer.allocUnsafe(total);
-        let off = 0;
-        for (let i = 0; i < lines.length; i++) {
-          if (i > 0) buf[off++] = 10;
-          off += lines[i].copy(buf, off);
-        }
+        const buf = acc.subarray(0, accLen);
         if (buf.subarray(0, 8000).includes(0)) stats.skipped.binary++;
         else {
           for (const f of detector.scan(file, buf, meta, lineNos)) {
@@ -81,38 +78,52 @@ export async function scanDiffs(o: DiffScanOptions, detector: Detector, stats: S
         }
       }
     }
-    lines = [];
+    accLen = 0;
+    lineCount = 0;
     lineNos = [];
     addedBytes = 0;
   };
 
-  const onLine = (line: Buffer): void => {
-    const c = line[0];
+  /** One line of git's output: `buf[s, e)`, without the \n. */
+  const onLine = (buf: Buffer, s: number, e: number): void => {
+    const c = buf[s];
+    if (c === 0x2d /* - */ && !inHeader) return; // removed lines: the most common line after added ones
     if (c === 0x2b /* + */) {
       if (inHeader) {
-        if (line.length >= 4 && line[1] === 0x2b && line[2] === 0x2b && line[3] === 0x20) {
-          const p = line.toString('utf8', 4).replace(/\t$/, '');
+        if (e - s >= 4 && buf[s + 1] === 0x2b && buf[s + 2] === 0x2b && buf[s + 3] === 0x20) {
+          const p = buf.toString('utf8', s + 4, e).replace(/\t$/, '');
           const path = unquoteGitPath(p);
           file = path === '/dev/null' ? null : path.replace(/^b\//, '');
         }
         return;
       }
       // Strip the "+" and a CR of CRLF files (the rules see lines as in the file).
-      let end = line.length;
-      if (line[end - 1] === 0x0d) end--;
-      const content = line.subarray(1, end);
-      lines.push(content);
+      let end = e;
+      if (end > s + 1 && buf[end - 1] === 0x0d) end--;
+      const len = end - s - 1;
+      addedBytes += len;
       lineNos.push(newLine++);
-      addedBytes += content.length;
+      // Past the size limit the bytes are only counted (the file is skipped as too large).
+      if (addedBytes <= o.maxFileBytes) {
+        const need = accLen + len + 1;
+        if (need > acc.length) {
+          const bigger = Buffer.allocUnsafe(Math.max(need, acc.length * 2));
+          acc.copy(bigger, 0, 0, accLen);
+          acc = bigger;
+        }
+        if (lineCount > 0) acc[accLen++] = 10;
+        accLen += buf.copy(acc, accLen, s + 1, end);
+      }
+      lineCount++;
       return;
     }
-    if (c === 0x40 /* @ */ && line[1] === 0x40) {
+    if (c === 0x40 /* @ */ && buf[s + 1] === 0x40) {
       inHeader = false;
-      const m = /^@@@* (?:-\S+ )+\+(\d+)/.exec(line.toString('latin1', 0, 100));
+      const m = /^@@@* (?:-\S+ )+\+(\d+)/.exec(buf.toString('latin1', s, Math.min(e, s + 100)));
       newLine = m ? Number(m[1]) : 1;
       return;
     }
-    if (c === 0x64 /* d */ && line.toString('latin1', 0, 11) === 'diff --git ') {
+    if (c === 0x64 /* d */ && buf.toString('latin1', s, Math.min(e, s + 11)) === 'diff --git ') {
       flush();
       file = null;
       inHeader = true;
@@ -123,11 +134,11 @@ export async function scanDiffs(o: DiffScanOptions, detector: Detector, stats: S
       file = null;
       inHeader = false;
       stats.commits++;
-      const [commit, date, author] = line.toString('utf8', 1).split(SEP);
+      const [commit, date, author] = buf.toString('utf8', s + 1, e).split(SEP);
       meta = { commit, date: date || null, author: author || null };
       return;
     }
-    if (inHeader && c === 0x42 /* B */ && line.toString('latin1', 0, 13) === 'Binary files ') {
+    if (inHeader && c === 0x42 /* B */ && buf.toString('latin1', s, Math.min(e, s + 13)) === 'Binary files ') {
       stats.skipped.binary++;
     }
   };
@@ -138,24 +149,23 @@ export async function scanDiffs(o: DiffScanOptions, detector: Detector, stats: S
     let err = '';
     child.stdout.on('data', (chunk: Buffer) => {
       stats.bytes += chunk.length;
-      let buf = rest ? Buffer.concat([rest, chunk]) : chunk;
+      const buf = rest ? Buffer.concat([rest, chunk]) : chunk;
       let start = 0;
       let nl = buf.indexOf(10, start);
       while (nl >= 0) {
-        onLine(buf.subarray(start, nl));
+        onLine(buf, start, nl);
         start = nl + 1;
         nl = buf.indexOf(10, start);
       }
-      // The pending lines reference `buf`; copy the unfinished tail only.
+      // Added lines were copied out; only the unfinished tail is kept.
       rest = start < buf.length ? Buffer.from(buf.subarray(start)) : null;
-      buf = Buffer.alloc(0);
     });
     child.stderr.on('data', (c: Buffer) => {
       if (err.length < 4096) err += c.toString();
     });
     child.on('error', (e) => reject(new ClariguardError(`cannot run git: ${e.message}`, { exitCode: ExitCode.unavailable, code: 'git' })));
     child.on('close', (code) => {
-      if (rest) onLine(rest);
+      if (rest) onLine(rest, 0, rest.length);
       flush();
       if (code !== 0) {
         const first = err.split('\n').find((l) => l.trim()) ?? `exit code ${code}`;
