@@ -1,28 +1,9 @@
-import { spawn } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runCliOnTty } from '../helpers/tty.js';
 import { canary, expectNoLeak } from '../helpers/canary.js';
-import { BIN, isolatedEnv, runCli, tempDir } from '../helpers/cli.js';
+import { isolatedEnv, runCli, tempDir } from '../helpers/cli.js';
 
-/** Runs the CLI on a pseudo-terminal (util-linux `script`), typing `answers` at its prompts. */
-function onTty(args: string[], env: Record<string, string | undefined>, answers: string[]): Promise<{ code: number | null; screen: string }> {
-  return new Promise((resolve) => {
-    const cmd = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-    const p = spawn('script', ['-qfec', cmd, '/dev/null'], { env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
-    let screen = '';
-    let next = 0;
-    const onData = (d: Buffer) => {
-      screen += d.toString();
-      const prompts = (screen.match(/(Value for [^:]+:|Again, to confirm:)/g) ?? []).length;
-      while (next < answers.length && next < prompts) p.stdin!.write(`${answers[next++]}\r`);
-    };
-    p.stdout!.on('data', onData);
-    p.stderr!.on('data', onData);
-    p.on('close', (code) => {
-      p.stdin!.end();
-      resolve({ code, screen });
-    });
-  });
-}
+const onTty = (args: string[], env: Record<string, string | undefined>, answers: string[]) => runCliOnTty(args, env, answers, /(Value for [^:]+:|Again, to confirm:)/);
 
 describe('hidden prompt on a TTY', () => {
   let dir: string;

@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { describeSecret, readSecret, writeSecret } from '../../src/secrets/index.js';
+import { runCliOnTty } from '../helpers/tty.js';
 import { canary, expectNoLeak, expectNoLeakInDir } from '../helpers/canary.js';
-import { BIN, isolatedEnv, tempDir } from '../helpers/cli.js';
+import { isolatedEnv, tempDir } from '../helpers/cli.js';
 import { startClariForRotation } from './harness.js';
 
 // Each test spawns the CLI several times; on a loaded 2-core machine a spawn can take seconds.
@@ -11,26 +11,7 @@ const CLI_TEST_TIMEOUT_MS = 240_000;
 const REF = 'local:clari/prod/api-token';
 const PROMPTS = /(New Clari token for [^:]+:|Again, to confirm:|Did you revoke the old token[^?]*\? \[y\/N\])/g;
 
-/** Runs the CLI on a pseudo-terminal (util-linux `script`), typing `answers` at its prompts. */
-function onTty(args: string[], env: Record<string, string | undefined>, answers: string[]): Promise<{ code: number | null; screen: string }> {
-  return new Promise((resolve) => {
-    const cmd = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-    const p = spawn('script', ['-qfec', cmd, '/dev/null'], { env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
-    let screen = '';
-    let next = 0;
-    const onData = (d: Buffer) => {
-      screen += d.toString();
-      const prompts = (screen.match(PROMPTS) ?? []).length;
-      while (next < answers.length && next < prompts) p.stdin!.write(`${answers[next++]}\r`);
-    };
-    p.stdout!.on('data', onData);
-    p.stderr!.on('data', onData);
-    p.on('close', (code) => {
-      p.stdin!.end();
-      resolve({ code, screen });
-    });
-  });
-}
+const onTty = (args: string[], env: Record<string, string | undefined>, answers: string[]) => runCliOnTty(args, env, answers, PROMPTS);
 
 describe('rotate on a terminal', () => {
   let tmp: { dir: string; cleanup: () => void };

@@ -5,9 +5,8 @@ import type {
   SecretVersionsListEntry,
 } from '@aws-sdk/client-secrets-manager';
 import { ClariguardError, ConfigError, ExitCode, SecretNotFoundError, StoreError } from '../../errors.js';
-import { ROTATED_AT_TAG, journalFromTags } from '../journal.js';
+import { ROTATED_AT_TAG } from '../journal.js';
 import type { SecretRef } from '../ref.js';
-import { ageInDays } from '../time.js';
 import type {
   BackendContext,
   ReadOptions,
@@ -19,7 +18,7 @@ import type {
   WriteOptions,
 } from '../types.js';
 import { SecretValue } from '../value.js';
-import { displayUrl, isoOrNull, latestIso, networkCode, safeDetail } from './shared.js';
+import { descriptionOf, displayUrl, isoOrNull, latestIso, networkCode, safeDetail } from './shared.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 type Sdk = typeof import('@aws-sdk/client-secrets-manager');
@@ -173,15 +172,7 @@ export class AwsSecretsManagerBackend implements SecretBackend {
     // The latest of the three: a Lambda rotation, a clariguard promote, or a plain write of a new current
     // each make the current version current at that moment.
     const rotatedAt = latestIso(d.LastRotatedDate, tags[ROTATED_AT_TAG], current?.createdAt);
-    return {
-      ref: ref.raw,
-      backend: 'aws-sm',
-      versions,
-      rotatedAt,
-      ageDays: rotatedAt ? ageInDays(rotatedAt) : null,
-      tags,
-      rotation: journalFromTags(tags),
-    };
+    return descriptionOf(ref, 'aws-sm', versions, rotatedAt, tags);
   }
 
   async list(prefix?: string): Promise<string[]> {

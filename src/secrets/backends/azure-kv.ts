@@ -2,12 +2,11 @@ import { createHash } from 'node:crypto';
 import type { TokenCredential } from '@azure/identity';
 import type { SecretClient, SecretClientOptions, SecretProperties } from '@azure/keyvault-secrets';
 import { ClariguardError, ExitCode, SecretNotFoundError, StoreError } from '../../errors.js';
-import { ROTATED_AT_TAG, journalFromTags } from '../journal.js';
+import { ROTATED_AT_TAG } from '../journal.js';
 import type { SecretRef } from '../ref.js';
-import { ageInDays } from '../time.js';
 import type { BackendContext, ReadOptions, SecretBackend, SecretDescription, Stage, VersionInfo, WriteOptions } from '../types.js';
 import { SecretValue } from '../value.js';
-import { isoOrNull, latestIso, networkCode, safeDetail } from './shared.js';
+import { descriptionOf, isoOrNull, latestIso, networkCode, safeDetail } from './shared.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -125,7 +124,7 @@ export class AzureKeyVaultBackend implements SecretBackend {
       .map((v) => ({ id: v.id, stages: byId.get(v.id) ?? [], createdAt: v.createdOn }));
     const tags = secretTags(versions);
     const rotatedAt = latestIso(tags[ROTATED_AT_TAG], stages.current?.createdOn);
-    return { ref: ref.raw, backend: 'azure-kv', versions: out, rotatedAt, ageDays: rotatedAt ? ageInDays(rotatedAt) : null, tags, rotation: journalFromTags(tags) };
+    return descriptionOf(ref, 'azure-kv', out, rotatedAt, tags);
   }
 
   async list(prefix?: string): Promise<string[]> {

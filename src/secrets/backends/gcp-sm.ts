@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { SecretManagerServiceClient, protos } from '@google-cloud/secret-manager';
 import { ClariguardError, ExitCode, SecretNotFoundError, StoreError } from '../../errors.js';
-import { ROTATED_AT_TAG, journalFromTags } from '../journal.js';
+import { ROTATED_AT_TAG } from '../journal.js';
 import type { SecretRef } from '../ref.js';
-import { ageInDays } from '../time.js';
 import type { BackendContext, ReadOptions, ReaderReport, SecretBackend, SecretDescription, Stage, VersionInfo, WriteOptions } from '../types.js';
 import { SecretValue } from '../value.js';
-import { isoOrNull, latestIso, networkCode, reconcileStages, safeDetail } from './shared.js';
+import { descriptionOf, isoOrNull, latestIso, networkCode, reconcileStages, safeDetail } from './shared.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 type ISecret = protos.google.cloud.secretmanager.v1.ISecret;
@@ -159,15 +158,7 @@ export class GcpSecretManagerBackend implements SecretBackend {
     const tags = Object.fromEntries(Object.entries(st.secret.annotations ?? {}).filter(([k]) => k !== REQUEST_ANNOTATION).map(([k, v]) => [tagKey(k), v]));
     const current = st.versions.find((v) => v.n === st.stages.current);
     const rotatedAt = latestIso(tags[ROTATED_AT_TAG], current?.createdAt);
-    return {
-      ref: ref.raw,
-      backend: 'gcp-sm',
-      versions,
-      rotatedAt,
-      ageDays: rotatedAt ? ageInDays(rotatedAt) : null,
-      tags,
-      rotation: journalFromTags(tags),
-    };
+    return descriptionOf(ref, 'gcp-sm', versions, rotatedAt, tags);
   }
 
   async list(prefix?: string): Promise<string[]> {

@@ -1,3 +1,7 @@
+import type { SecretRef } from '../ref.js';
+import type { SecretDescription, VersionInfo } from '../types.js';
+import { ageInDays } from '../time.js';
+import { journalFromTags } from '../journal.js';
 /** Small helpers shared by the team-store backends (aws-sm, vault, gcp-sm, azure-kv, op, dotenv). */
 
 /** The latest of several ISO/Date values (nulls ignored), as ISO-8601, or null. */
@@ -75,4 +79,15 @@ export function reconcileStages(recorded: Partial<Record<StageName, number>>, li
   if (isLive(pending) && pending !== current) out.pending = pending;
   if (isLive(previous) && previous !== current) out.previous = previous;
   return out;
+}
+
+/** The `describe()` answer every versioned store gives: age and rotation journal derived the same way. */
+export function descriptionOf(
+  ref: SecretRef,
+  backend: string,
+  versions: VersionInfo[],
+  rotatedAt: string | null,
+  tags: Record<string, string>,
+): SecretDescription {
+  return { ref: ref.raw, backend, versions, rotatedAt, ageDays: rotatedAt ? ageInDays(rotatedAt) : null, tags, rotation: journalFromTags(tags) };
 }

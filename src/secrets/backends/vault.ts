@@ -2,12 +2,11 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClariguardError, ConfigError, ExitCode, SecretNotFoundError, StoreError } from '../../errors.js';
-import { ROTATED_AT_TAG, journalFromTags } from '../journal.js';
+import { ROTATED_AT_TAG } from '../journal.js';
 import type { SecretRef } from '../ref.js';
-import { ageInDays } from '../time.js';
 import type { BackendContext, ReadOptions, SecretBackend, SecretDescription, Stage, VersionInfo, WriteOptions } from '../types.js';
 import { SecretValue } from '../value.js';
-import { displayUrl, isoOrNull, latestIso, networkCode, safeDetail } from './shared.js';
+import { descriptionOf, displayUrl, isoOrNull, latestIso, networkCode, safeDetail } from './shared.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -157,15 +156,7 @@ export class VaultBackend implements SecretBackend {
     const tags = tagsOf(meta);
     const currentCreated = stages.current !== undefined ? meta.versions[String(stages.current)]?.created_time : undefined;
     const rotatedAt = latestIso(tags[ROTATED_AT_TAG], currentCreated);
-    return {
-      ref: ref.raw,
-      backend: 'vault',
-      versions,
-      rotatedAt,
-      ageDays: rotatedAt ? ageInDays(rotatedAt) : null,
-      tags,
-      rotation: journalFromTags(tags),
-    };
+    return descriptionOf(ref, 'vault', versions, rotatedAt, tags);
   }
 
   async list(prefix?: string): Promise<string[]> {
