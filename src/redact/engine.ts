@@ -385,9 +385,14 @@ export class RecordRedactor {
       this.i++;
       return t.slice(memberStart - 1, this.i);
     }
-    let out = '{';
+    // The output is the source text with replacements: a run of unchanged source (usually most of a record)
+    // is kept as one pending range [segS, segE) and copied with one slice, instead of a concatenation per member.
+    let out = '';
+    let segS = memberStart - 1;
+    let segE = memberStart;
     let first = true;
     let idx = 0;
+    let commaPos = -1;
     for (;;) {
       if (t.charCodeAt(this.i) !== 34) throw SYNTAX;
       const ks = this.i;
@@ -412,20 +417,40 @@ export class RecordRedactor {
       this.ws();
       const vs = this.i;
       const r = this.rwValue(childNode, where);
+      const after = this.i;
       if (r !== DROP) {
-        out += (first ? '' : ',') + t.slice(memberStart, vs) + r;
+        // Same text as ", member" in the old concatenation: the comma, the key part, the value.
+        if (!first) {
+          if (commaPos === segE) segE++;
+          else {
+            out += `${t.slice(segS, segE)},`;
+            segS = segE = memberStart;
+          }
+        }
+        if (memberStart === segE) segE = vs;
+        else {
+          out += t.slice(segS, segE);
+          segS = memberStart;
+          segE = vs;
+        }
+        if (segE === vs && r.length === after - vs && t.startsWith(r, vs)) segE = after;
+        else {
+          out += t.slice(segS, segE) + r;
+          segS = segE = after;
+        }
         first = false;
       }
-      const after = this.i;
       this.ws();
       const c = t.charCodeAt(this.i);
       if (c === 44) {
+        commaPos = this.i;
         this.i++;
         memberStart = this.i;
         this.ws();
       } else if (c === 125) {
         this.i++;
-        return `${out}${t.slice(after, this.i)}`;
+        if (after === segE) return out + t.slice(segS, this.i);
+        return out + t.slice(segS, segE) + t.slice(after, this.i);
       } else throw SYNTAX;
     }
   }
@@ -440,25 +465,48 @@ export class RecordRedactor {
       return t.slice(elStart - 1, this.i);
     }
     const it = this.itemOf(n);
-    let out = '[';
+    // Same scheme as rwObject: unchanged source runs are copied as one slice.
+    let out = '';
+    let segS = elStart - 1;
+    let segE = elStart;
     let first = true;
+    let commaPos = -1;
     for (;;) {
       const vs = this.i;
       const r = this.rwValue(it, where);
+      const after = this.i;
       if (r !== DROP) {
-        out += (first ? '' : ',') + t.slice(elStart, vs) + r;
+        if (!first) {
+          if (commaPos === segE) segE++;
+          else {
+            out += `${t.slice(segS, segE)},`;
+            segS = segE = elStart;
+          }
+        }
+        if (elStart === segE) segE = vs;
+        else {
+          out += t.slice(segS, segE);
+          segS = elStart;
+          segE = vs;
+        }
+        if (segE === vs && r.length === after - vs && t.startsWith(r, vs)) segE = after;
+        else {
+          out += t.slice(segS, segE) + r;
+          segS = segE = after;
+        }
         first = false;
       }
-      const after = this.i;
       this.ws();
       const c = t.charCodeAt(this.i);
       if (c === 44) {
+        commaPos = this.i;
         this.i++;
         elStart = this.i;
         this.ws();
       } else if (c === 93) {
         this.i++;
-        return `${out}${t.slice(after, this.i)}`;
+        if (after === segE) return out + t.slice(segS, this.i);
+        return out + t.slice(segS, segE) + t.slice(after, this.i);
       } else throw SYNTAX;
     }
   }
