@@ -12,6 +12,8 @@ export interface SandboxOptions {
   host?: string;
   /** The only Revenue API token the sandbox accepts (header `apikey`). */
   token: SecretValue | string;
+  /** More tokens accepted as well (Clari tokens are per user; during a rotation old and new both work). */
+  tokens?: (SecretValue | string)[];
   /** Copilot credentials (`X-Api-Key`, `X-Api-Password`); both default to the token. */
   copilotKey?: SecretValue | string;
   copilotPassword?: SecretValue | string;
@@ -55,6 +57,10 @@ export interface SandboxHandle {
   /** Request/job counters, for tests (e.g. "resume did not create a second job"). */
   stats(): SandboxStats;
   server: SandboxServer;
+  /** Accept another token from now on. */
+  addToken(token: SecretValue | string): void;
+  /** Stop accepting a token, as revoking it in Clari does. Returns false if it was not accepted. */
+  revokeToken(token: SecretValue | string): boolean;
   close(): Promise<void>;
 }
 
@@ -82,8 +88,14 @@ export async function startSandbox(options: SandboxOptions): Promise<SandboxHand
   const users = count(options.users, 50, 'users', 1, 10_000_000);
   const nowOpt = options.now;
   const now = typeof nowOpt === 'function' ? nowOpt : nowOpt ? () => nowOpt : () => new Date();
+  const extraTokens = (options.tokens ?? []).map((t) => {
+    const v = reveal(t);
+    if (typeof t === 'string') new SecretValue(v);
+    return v;
+  });
   const server = new SandboxServer({
     token,
+    extraTokens,
     copilotKey: options.copilotKey === undefined ? token : reveal(options.copilotKey),
     copilotPassword: options.copilotPassword === undefined ? token : reveal(options.copilotPassword),
     seed: count(options.seed, 1, 'seed', 0, 2 ** 32 - 1),
@@ -112,6 +124,8 @@ export async function startSandbox(options: SandboxOptions): Promise<SandboxHand
     port,
     stats: () => ({ ...server.stats }),
     server,
+    addToken: (t) => server.addToken(reveal(t)),
+    revokeToken: (t) => server.revokeToken(reveal(t)),
     close: () => server.close(),
   };
 }

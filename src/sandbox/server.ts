@@ -30,6 +30,8 @@ import {
 
 export interface SandboxConfig {
   token: string;
+  /** More Revenue API tokens accepted from the start. */
+  extraTokens?: string[];
   copilotKey: string;
   copilotPassword: string;
   seed: number;
@@ -110,7 +112,8 @@ export class SandboxServer {
   private readonly sockets = new Set<Socket>();
   private readonly faultRng: () => number;
   private readonly jobRng: () => number;
-  private readonly tokenDigest: Buffer;
+  /** Digests of the accepted Revenue API tokens (Clari issues one per user; several may be live at once). */
+  private readonly tokenDigests = new Map<string, Buffer>();
   private readonly copilotDigest: Buffer;
   private readonly hits: number[] = [];
   private jobSeq = 0;
@@ -122,7 +125,8 @@ export class SandboxServer {
     this.org = new Org(cfg.seed, cfg.users);
     this.faultRng = sequence(cfg.seed ^ 0xfa17);
     this.jobRng = sequence(cfg.seed ^ 0x10b5);
-    this.tokenDigest = digest(cfg.token);
+    this.addToken(cfg.token);
+    for (const t of cfg.extraTokens ?? []) this.addToken(t);
     this.copilotDigest = digest(`${cfg.copilotKey}\u0000${cfg.copilotPassword}`);
     this.server = createServer({ keepAliveTimeout: 5000 }, (req, res) => {
       this.handle(req, res).catch((e: unknown) => {
@@ -187,6 +191,17 @@ export class SandboxServer {
     }
   }
 
+  /** Accepts another Revenue API token (e.g. the new one during a rotation). */
+  addToken(token: string): void {
+    const d = digest(token);
+    this.tokenDigests.set(d.toString('hex'), d);
+  }
+
+  /** Stops accepting a token, as revoking it in Clari's Settings → API Token does. */
+  revokeToken(token: string): boolean {
+    return this.tokenDigests.delete(digest(token).toString('hex'));
+  }
+
   private authenticate(req: IncomingMessage, copilot: boolean): void {
     let ok: boolean;
     if (copilot) {
@@ -195,7 +210,10 @@ export class SandboxServer {
       ok = k !== undefined && p !== undefined && timingSafeEqual(digest(`${k}\u0000${p}`), this.copilotDigest);
     } else {
       const t = header(req, 'apikey');
-      ok = t !== undefined && timingSafeEqual(digest(t), this.tokenDigest);
+      const d = t === undefined ? undefined : digest(t);
+      ok = false;
+      // Compare against every token so timing says nothing about which (or whether any) matched.
+      for (const accepted of this.tokenDigests.values()) if (d && timingSafeEqual(d, accepted)) ok = true;
     }
     if (!ok) {
       this.stats.unauthorized++;

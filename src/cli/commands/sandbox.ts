@@ -1,7 +1,7 @@
 import { UsageError } from '../../errors.js';
 import { readSecret, SecretValue } from '../../secrets/index.js';
 import { startSandbox } from '../../sandbox/index.js';
-import type { CliContext } from '../context.js';
+import { collect, type CliContext } from '../context.js';
 import { say, writeJson, writeOut } from '../io.js';
 import { readSecretInput } from '../stdin.js';
 
@@ -9,6 +9,7 @@ interface SandboxFlags {
   port: string;
   host: string;
   tokenRef?: string;
+  alsoAccept: string[];
   seed: string;
   users: string;
   periods: string;
@@ -40,6 +41,7 @@ export function registerSandboxCommand({ program }: CliContext): void {
     .option('--port <port>', 'port to listen on; 0 picks a free one (the URL is printed on stdout)', '0')
     .option('--host <host>', 'interface to bind', '127.0.0.1')
     .option('--token-ref <ref>', 'secret reference of the only token the sandbox accepts (else read from stdin)')
+    .option('--also-accept <ref>', 'secret reference of another token to accept, e.g. the new one during a rotation (repeatable)', collect, [])
     .option('--seed <n>', 'seed of the synthetic org: same seed, same data', '1')
     .option('--users <n>', 'users in the sales hierarchy', '50')
     .option('--periods <n>', 'fiscal quarters known, ending with the current one', '8')
@@ -60,10 +62,12 @@ export function registerSandboxCommand({ program }: CliContext): void {
       const token = f.tokenRef
         ? await readSecret(f.tokenRef)
         : new SecretValue(await readSecretInput({ prompt: 'Token the sandbox should accept: ', confirm: false }));
+      const tokens = await Promise.all(f.alsoAccept.map((ref) => readSecret(ref)));
       const sb = await startSandbox({
         port: int(f.port, '--port'),
         host: f.host,
         token,
+        tokens,
         seed: int(f.seed, '--seed'),
         users: int(f.users, '--users'),
         periods: int(f.periods, '--periods'),
