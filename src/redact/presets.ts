@@ -78,6 +78,11 @@ const DEFS: Record<string, PresetDef> = {
       name('attendees[].name'),
       email('attendees[].email'),
       userId('userId'),
+      // Salesforce user ids identify people as surely as emails; Crm- pseudonyms join with users[].crmId.
+      crmId('activityOwnerId'),
+      crmId('ownerId'),
+      crmId('participants[].sfdcUserId'),
+      crmId('attendees[].sfdcUserId'),
       auto('owner'),
       email('ownerEmail'),
       name('ownerName'),
