@@ -1,5 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { writeFileAtomicSync } from '../util/atomic.js';
@@ -23,15 +23,31 @@ export interface ScanKey {
 
 const DERIVE_LABEL = 'clariguard/scan-fingerprint/v1';
 
+function rootsOf(stdout: string): string | null {
+  const roots = stdout.split('\n').filter(Boolean).sort();
+  return roots.length ? roots.join(',') : null;
+}
+
 export function repositoryIdentity(repoRoot: string | null): string | null {
   if (!repoRoot) return null;
   const r = spawnSync('git', ['rev-list', '--max-parents=0', 'HEAD'], { cwd: repoRoot, encoding: 'utf8' });
   if (r.status !== 0) return null;
-  const roots = r.stdout.split('\n').filter(Boolean).sort();
-  return roots.length ? roots.join(',') : null;
+  return rootsOf(r.stdout);
+}
+
+/** repositoryIdentity() without blocking, so it can run alongside the other git calls a scan starts. */
+export function repositoryIdentityAsync(dir: string): Promise<string | null> {
+  return new Promise((resolveP) => {
+    execFile('git', ['rev-list', '--max-parents=0', 'HEAD'], { cwd: dir, encoding: 'utf8' }, (err, stdout) => resolveP(err ? null : rootsOf(stdout)));
+  });
 }
 
 export function scanKeyFor(repoRoot: string | null, env: Readonly<Record<string, string | undefined>>): ScanKey {
+  return scanKeyFrom(env.CLARIGUARD_SCAN_KEY ? null : repositoryIdentity(repoRoot), env);
+}
+
+/** The scan key from CLARIGUARD_SCAN_KEY, else from the repository identity (root commits) when there is one. */
+export function scanKeyFrom(identity: string | null, env: Readonly<Record<string, string | undefined>>): ScanKey {
   let key: Buffer;
   let source: ScanKey['source'];
   const fromEnv = env.CLARIGUARD_SCAN_KEY;
@@ -40,7 +56,6 @@ export function scanKeyFor(repoRoot: string | null, env: Readonly<Record<string,
     key = createHash('sha256').update(fromEnv, 'utf8').digest();
     source = 'env';
   } else {
-    const identity = repositoryIdentity(repoRoot);
     key = createHmac('sha256', DERIVE_LABEL).update(identity ?? 'no-repository').digest();
     source = identity ? 'repository' : 'default';
   }

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { UsageError } from '../errors.js';
 
 /** Options that keep git's output machine-readable whatever the user's config says. */
@@ -9,6 +9,13 @@ export function repoRootOf(dir: string): string | null {
   const r = spawnSync('git', ['rev-parse', '--show-toplevel'], { cwd: dir, encoding: 'utf8' });
   if (r.status !== 0 || r.error) return null;
   return r.stdout.trim() || null;
+}
+
+/** repoRootOf() without blocking (a scan runs it alongside the repository identity lookup). */
+export function repoRootOfAsync(dir: string): Promise<string | null> {
+  return new Promise((resolveP) => {
+    execFile('git', ['rev-parse', '--show-toplevel'], { cwd: dir, encoding: 'utf8' }, (err, stdout) => resolveP(err ? null : stdout.trim() || null));
+  });
 }
 
 /** Validates a revision for `--since` (never passed where git could read it as an option). */

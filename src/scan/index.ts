@@ -2,8 +2,8 @@ import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { SecretValue } from '../secrets/value.js';
 import { Detector } from './engine.js';
-import { loadBaseline, scanKeyFor, writeBaseline } from './fingerprint.js';
-import { repoRootOf, verifyRevision } from './git.js';
+import { loadBaseline, repositoryIdentityAsync, scanKeyFrom, writeBaseline } from './fingerprint.js';
+import { repoRootOfAsync, verifyRevision } from './git.js';
 import { scanDiffs } from './history.js';
 import { DEFAULT_RULES, knownTokenRule, loadRulesFile } from './rules/index.js';
 import type { Rule, ScanOptions, ScanResult, ScanStats } from './types.js';
@@ -91,8 +91,9 @@ async function prepare(options: ScanOptions): Promise<Prepared> {
   const known = [...(options.known ?? []), ...(options.knownRefs?.length ? await readKnownValues(options.knownRefs, env) : [])];
   const rules = await resolveRules({ ...options, cwd }, known.map((k) => k.reveal()));
   if (rules.length === 0) throw new UsageError('no rules to run (--no-default-rules needs --rules FILE or --known REF)');
-  const repoRoot = repoRootOf(cwd);
-  const { key, keyId } = scanKeyFor(repoRoot, env);
+  // Both git lookups at once: under load each spawn costs tens of milliseconds.
+  const [repoRoot, identity] = await Promise.all([repoRootOfAsync(cwd), env.CLARIGUARD_SCAN_KEY ? null : repositoryIdentityAsync(cwd)]);
+  const { key, keyId } = scanKeyFrom(repoRoot ? identity : null, env);
   const stats = emptyStats();
   const baseline = options.baseline ? loadBaseline(resolve(cwd, options.baseline), keyId) : null;
   return { rules, keyId, detector: new Detector(rules, key, baseline, stats.skipped), repoRoot, cwd, stats };
