@@ -104,7 +104,8 @@ export class Utf8Validator extends Transform {
   constructor(private readonly file: string) {
     super();
   }
-  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+  /** Validates the next chunk synchronously: returns the bytes that are complete characters, or throws. */
+  check(chunk: Buffer): Buffer {
     const buf = this.carry.length ? Buffer.concat([this.carry, chunk]) : chunk;
     // Hold back an incomplete multi-byte sequence at the end for the next chunk.
     let cut = buf.length;
@@ -118,17 +119,34 @@ export class Utf8Validator extends Transform {
     const body = buf.subarray(0, cut);
     if (!isUtf8(body)) {
       const bad = firstInvalidUtf8(body);
-      cb(new InputError(this.file, 'invalid UTF-8', { line: this.lines + countNewlines(body, bad), offset: this.base + bad }));
-      return;
+      throw new InputError(this.file, 'invalid UTF-8', { line: this.lines + countNewlines(body, bad), offset: this.base + bad });
     }
     this.lines += countNewlines(body);
     this.base += body.length;
-    this.carry = Buffer.from(buf.subarray(cut));
+    this.carry = cut < buf.length ? Buffer.from(buf.subarray(cut)) : Buffer.alloc(0);
+    return body;
+  }
+  /** Throws when the input ended inside a multi-byte sequence. */
+  checkEnd(): void {
+    if (this.carry.length) throw new InputError(this.file, 'invalid UTF-8 (truncated multi-byte sequence at end of input)', { line: this.lines, offset: this.base });
+  }
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    let body: Buffer;
+    try {
+      body = this.check(chunk);
+    } catch (e) {
+      cb(e as Error);
+      return;
+    }
     cb(null, body);
   }
   override _flush(cb: TransformCallback): void {
-    if (this.carry.length) cb(new InputError(this.file, 'invalid UTF-8 (truncated multi-byte sequence at end of input)', { line: this.lines, offset: this.base }));
-    else cb();
+    try {
+      this.checkEnd();
+      cb();
+    } catch (e) {
+      cb(e as Error);
+    }
   }
 }
 

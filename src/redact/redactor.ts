@@ -1,8 +1,4 @@
-import * as streams from 'node:stream';
 import { Transform, type Duplex, type TransformCallback } from 'node:stream';
-
-// stream.compose exists since Node 16.9 but is missing from @types/node 20.
-const compose = (streams as unknown as { compose: (...s: streams.Stream[]) => Duplex }).compose;
 import { Worker } from 'node:worker_threads';
 import { ClariguardError, UsageError } from '../errors.js';
 import { DROP, RecordRedactor, type PathNode, type RedactionReport } from './engine.js';
@@ -340,11 +336,13 @@ function csvTransform(engine: RecordRedactor, isDecided: () => boolean, decide: 
     out.write(`${line}\r\n`);
   };
   const splitter = new CsvSplitter(file, onRow);
+  // UTF-8 is checked in the same transform (not a piped validator): one stream stage less, fewer buffers held.
+  const utf8 = new Utf8Validator(file);
   const t = new Transform({
     transform(chunk: Buffer, _e, cb: TransformCallback) {
       engine.report.bytesIn += chunk.length;
       try {
-        splitter.push(chunk);
+        splitter.push(utf8.check(chunk));
         out.flush();
         cb();
       } catch (e) {
@@ -353,6 +351,7 @@ function csvTransform(engine: RecordRedactor, isDecided: () => boolean, decide: 
     },
     flush(cb: TransformCallback) {
       try {
+        utf8.checkEnd();
         splitter.end();
         out.flush();
         cb();
@@ -362,7 +361,7 @@ function csvTransform(engine: RecordRedactor, isDecided: () => boolean, decide: 
     },
   });
   out = new OutBuffer(t, engine);
-  return compose(new Utf8Validator(file), t);
+  return t;
 }
 
 function isSettled(p: Promise<unknown>): Promise<boolean> {
