@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import * as age from 'age-encryption';
 import lockfile from 'proper-lockfile';
 import { ClariguardError, ExitCode, SecretNotFoundError, StoreError } from '../../errors.js';
 import { clariguardHome } from '../../util/paths.js';
@@ -38,6 +37,10 @@ interface StoredSecret {
   tags: Record<string, string>;
   versions: StoredVersion[];
 }
+
+// age is loaded on first use: commands that never open the local store should not pay for it.
+let ageModule: Promise<typeof import('age-encryption')> | undefined;
+const loadAge = () => (ageModule ??= import('age-encryption'));
 
 const STORE_FILE = 'store.age';
 const IDENTITY_FILE = 'identity.txt';
@@ -261,6 +264,7 @@ export class LocalStore implements SecretBackend {
       );
     }
     this.ensureHome();
+    const age = await loadAge();
     const id = await age.generateX25519Identity();
     const recipient = await age.identityToRecipient(id);
     const text = `# clariguard local store identity (age X25519), created ${new Date().toISOString()}\n# public key: ${recipient}\n${id}\n`;
@@ -269,6 +273,7 @@ export class LocalStore implements SecretBackend {
   }
 
   private async decrypt(cipher: Uint8Array): Promise<StoreDoc> {
+    const age = await loadAge();
     const d = new age.Decrypter();
     const passphraseFile = isScryptFile(cipher);
     if (this.passphrase) {
@@ -320,6 +325,7 @@ export class LocalStore implements SecretBackend {
   }
 
   private async encrypt(doc: StoreDoc): Promise<Uint8Array> {
+    const age = await loadAge();
     const e = new age.Encrypter();
     if (this.passphrase) {
       e.setPassphrase(this.passphrase);
