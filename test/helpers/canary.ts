@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
+import { ClariguardError } from '../../src/errors.js';
 
 /** A recognisable, random secret value for leak tests. */
 export function canary(prefix = 'cgcanary'): string {
@@ -45,4 +46,23 @@ export function expectNoLeakInDir(dir: string, secret: string): void {
     }
   };
   walk(dir);
+}
+
+/**
+ * Awaits a promise that must reject with a ClariguardError carrying `exitCode` and a one-line message
+ * in which none of `secrets` appears in any encoded form. Returns the error for further checks.
+ */
+export async function expectCleanFailure(p: Promise<unknown>, exitCode: number, secrets: string[]): Promise<ClariguardError> {
+  const e = await p.then(
+    () => {
+      throw new Error('expected a failure');
+    },
+    (x: unknown) => x,
+  );
+  expect(e).toBeInstanceOf(ClariguardError);
+  const err = e as ClariguardError;
+  expect(err.exitCode).toBe(exitCode);
+  expect(err.message).not.toMatch(/\n/);
+  for (const s of secrets) expectNoLeak(err.message, s, 'error message');
+  return err;
 }

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { TokenCredential } from '@azure/identity';
-import { ClariguardError, SecretNotFoundError } from '../../../src/errors.js';
+import { SecretNotFoundError } from '../../../src/errors.js';
 import { AZURE_STAGE_TAG, AzureKeyVaultBackend } from '../../../src/secrets/backends/azure-kv.js';
 import { ROTATED_AT_TAG, ROTATION_TAG } from '../../../src/secrets/journal.js';
 import { parseSecretRef } from '../../../src/secrets/ref.js';
 import { SecretValue } from '../../../src/secrets/value.js';
-import { canary, expectNoLeak } from '../../helpers/canary.js';
+import { canary, expectNoLeak, expectCleanFailure } from '../../helpers/canary.js';
 import { startAzureKeyVaultEmulator, type AzureKeyVaultEmulator } from './azure-emulator.js';
 
 // The real @azure/keyvault-secrets client (https vault URL, challenge authentication, retry policy) with
@@ -33,19 +33,7 @@ beforeEach(() => {
 const ref = (s: string) => parseSecretRef(s);
 const R = 'azure-kv://acme-kv/clari-token';
 
-async function failure(p: Promise<unknown>, exitCode: number, ...secrets: string[]): Promise<ClariguardError> {
-  const e = (await p.then(
-    () => {
-      throw new Error('expected a failure');
-    },
-    (x: unknown) => x,
-  )) as ClariguardError;
-  expect(e).toBeInstanceOf(ClariguardError);
-  expect(e.exitCode).toBe(exitCode);
-  expect(e.message).not.toMatch(/\n/);
-  for (const s of [ACCESS_TOKEN, ...secrets]) expectNoLeak(e.message, s, 'error message');
-  return e;
-}
+const failure = (p: Promise<unknown>, exitCode: number, ...secrets: string[]) => expectCleanFailure(p, exitCode, [ACCESS_TOKEN, ...secrets]);
 
 describe('azure-kv backend (real SDK, emulator transport)', () => {
   it('writes versions, tags stages per version, reads every stage, and authenticates via the challenge', async () => {

@@ -1,12 +1,12 @@
 import { SecretManagerServiceClient } from '@google-cloud/secret-manager';
 import { OAuth2Client } from 'google-auth-library';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ClariguardError, SecretNotFoundError } from '../../../src/errors.js';
+import { SecretNotFoundError } from '../../../src/errors.js';
 import { GcpSecretManagerBackend, crc32c } from '../../../src/secrets/backends/gcp-sm.js';
 import { ROTATED_AT_TAG, ROTATION_TAG } from '../../../src/secrets/journal.js';
 import { parseSecretRef } from '../../../src/secrets/ref.js';
 import { SecretValue } from '../../../src/secrets/value.js';
-import { canary, expectNoLeak } from '../../helpers/canary.js';
+import { canary, expectNoLeak, expectCleanFailure } from '../../helpers/canary.js';
 import { startGcpSecretManagerEmulator, type GcpEmulator } from './gcp-emulator.js';
 
 // The real @google-cloud/secret-manager client in its HTTP/1.1 REST mode (fallback: true), pointed at the
@@ -43,19 +43,7 @@ beforeEach(() => {
 const ref = (s: string) => parseSecretRef(s);
 const R = 'gcp-sm://projects/acme/secrets/clari-token';
 
-async function failure(p: Promise<unknown>, exitCode: number, ...secrets: string[]): Promise<ClariguardError> {
-  const e = (await p.then(
-    () => {
-      throw new Error('expected a failure');
-    },
-    (x: unknown) => x,
-  )) as ClariguardError;
-  expect(e).toBeInstanceOf(ClariguardError);
-  expect(e.exitCode).toBe(exitCode);
-  expect(e.message).not.toMatch(/\n/);
-  for (const s of [ACCESS_TOKEN, ...secrets]) expectNoLeak(e.message, s, 'error message');
-  return e;
-}
+const failure = (p: Promise<unknown>, exitCode: number, ...secrets: string[]) => expectCleanFailure(p, exitCode, [ACCESS_TOKEN, ...secrets]);
 
 describe('gcp-sm backend (real SDK over REST against the emulator)', () => {
   it('creates the secret, adds versions, and keeps stages as version aliases', async () => {

@@ -1,11 +1,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ClariguardError } from '../../../src/errors.js';
 import { OnePasswordBackend } from '../../../src/secrets/backends/onepassword.js';
 import { parseSecretRef } from '../../../src/secrets/ref.js';
 import { SecretValue } from '../../../src/secrets/value.js';
-import { canary, expectNoLeak, findLeak } from '../../helpers/canary.js';
+import { canary, expectNoLeak, findLeak, expectCleanFailure } from '../../helpers/canary.js';
 import { isolatedEnv, runCli, tempDir } from '../../helpers/cli.js';
 import { installFakeOp } from './fake-op.js';
 
@@ -35,19 +34,7 @@ beforeEach(() => {
 });
 afterEach(() => cleanup());
 
-async function failure(p: Promise<unknown>, exitCode: number): Promise<ClariguardError> {
-  const e = (await p.then(
-    () => {
-      throw new Error('expected a failure');
-    },
-    (x: unknown) => x,
-  )) as ClariguardError;
-  expect(e).toBeInstanceOf(ClariguardError);
-  expect(e.exitCode).toBe(exitCode);
-  expect(e.message).not.toMatch(/\n/);
-  expectNoLeak(e.message, value, 'error message');
-  return e;
-}
+const failure = (p: Promise<unknown>, exitCode: number) => expectCleanFailure(p, exitCode, [value]);
 
 describe('op:// backend (1Password CLI)', () => {
   it('reads through `op read --no-newline REF`, with only the reference in argv', async () => {

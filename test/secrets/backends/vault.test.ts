@@ -3,12 +3,12 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ClariguardError, SecretNotFoundError } from '../../../src/errors.js';
+import { SecretNotFoundError } from '../../../src/errors.js';
 import { VAULT_STAGE_KEY, VaultBackend } from '../../../src/secrets/backends/vault.js';
 import { ROTATED_AT_TAG, ROTATION_TAG } from '../../../src/secrets/journal.js';
 import { parseSecretRef } from '../../../src/secrets/ref.js';
 import { SecretValue } from '../../../src/secrets/value.js';
-import { canary, expectNoLeak } from '../../helpers/canary.js';
+import { canary, expectNoLeak, expectCleanFailure } from '../../helpers/canary.js';
 import { tempDir } from '../../helpers/cli.js';
 import { startVaultEmulator, type VaultEmulator } from './vault-emulator.js';
 
@@ -38,20 +38,7 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-async function failure(p: Promise<unknown>, exitCode: number, ...secrets: string[]): Promise<ClariguardError> {
-  const e = await p.then(
-    () => {
-      throw new Error('expected a failure');
-    },
-    (x: unknown) => x,
-  );
-  expect(e).toBeInstanceOf(ClariguardError);
-  const err = e as ClariguardError;
-  expect(err.exitCode).toBe(exitCode);
-  expect(err.message).not.toMatch(/\n/);
-  for (const s of [TOKEN, ...secrets]) expectNoLeak(err.message, s, 'error message');
-  return err;
-}
+const failure = (p: Promise<unknown>, exitCode: number, ...secrets: string[]) => expectCleanFailure(p, exitCode, [TOKEN, ...secrets]);
 
 describe('vault backend (KV v2)', () => {
   it('writes with check-and-set, keeps other fields, and maps stages through custom_metadata', async () => {
