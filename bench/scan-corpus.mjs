@@ -2,6 +2,9 @@
 // and decoys (things that look like secrets but are not). Deterministic for a seed. Used by test/scan and
 // by bench/scan.mjs for precision and recall. Every secret here is random: none is a real credential.
 
+// The scanner's own notion of a made-up value, so generated tokens stay ones it must report (needs dist/).
+import { hasSequentialRun } from '../dist/scan/heuristics.js';
+
 /** mulberry32: a tiny seeded PRNG, so the corpus is the same on every run. */
 export function rng(seed) {
   let a = seed >>> 0;
@@ -29,20 +32,8 @@ export function makeGen(seed) {
   const clean = (f) => {
     for (;;) {
       const s = f();
-      if (!/(.)\1\1/.test(s) && !hasRun(s)) return s;
+      if (!/(.)\1\1/.test(s) && !hasSequentialRun(s)) return s;
     }
-  };
-  const hasRun = (s) => {
-    const t = s.toLowerCase();
-    let up = 1;
-    let down = 1;
-    for (let i = 1; i < t.length; i++) {
-      const d = t.charCodeAt(i) - t.charCodeAt(i - 1);
-      up = d === 1 ? up + 1 : 1;
-      down = d === -1 ? down + 1 : 1;
-      if (up >= 5 || down >= 5) return true;
-    }
-    return false;
   };
   const uuid = () => {
     const h = pick(HEX, 32);
