@@ -1,3 +1,4 @@
+import { ageInDays } from '../../secrets/time.js';
 import { lastRotation, tokenDescription } from '../token.js';
 import type { AuditCheck } from '../types.js';
 
@@ -23,7 +24,7 @@ export const tokenAge: AuditCheck = {
       };
     }
     const max = ctx.config.maxTokenAgeDays;
-    const age = Math.max(0, Math.floor((ctx.now.getTime() - Date.parse(rot.at)) / DAY_MS));
+    const age = ageInDays(rot.at, ctx.now);
     const due = new Date(Date.parse(rot.at) + max * DAY_MS).toISOString().slice(0, 10);
     const evidence = [`${d.value.ref}: last rotated ${rot.at.slice(0, 10)} (${rot.source}), ${age} days ago; limit ${max} days (due ${due})`];
     if (age > max) return { status: 'fail', evidence: [...evidence, `${age - max} days overdue`], remediation: this.remediation };
