@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { canary, expectNoLeak } from '../helpers/canary.js';
-import { isolatedEnv, procCmdline, spawnCli, tempDir } from '../helpers/cli.js';
+import { isolatedEnv, procCmdline, runCli, spawnCli, tempDir } from '../helpers/cli.js';
 
 /** `clariguard sandbox` as a user runs it: token on stdin, URL on stdout, stopped with SIGTERM. */
 describe('clariguard sandbox', () => {
@@ -34,6 +34,41 @@ describe('clariguard sandbox', () => {
       expectNoLeak(out, token, 'stdout');
       expectNoLeak(err, token, 'stderr');
       expect(err).toMatch(/sandbox stopped: \d+ requests/);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('--also-accept takes more tokens from secret references, never showing them', async () => {
+    const [first, second] = [canary('cgfirst'), canary('cgsecond')];
+    const { dir, cleanup } = tempDir();
+    const env = isolatedEnv(dir);
+    try {
+      for (const [ref, v] of [['local:sb/first', first], ['local:sb/second', second]]) {
+        expect((await runCli(['secret', 'set', ref], { env, input: v })).code).toBe(0);
+      }
+      const child = spawnCli(['sandbox', '--port', '0', '--users', '5', '--token-ref', 'local:sb/first', '--also-accept', 'local:sb/second'], { env });
+      let out = '';
+      let err = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      const closed = new Promise<number | null>((res) => child.on('close', (c) => res(c)));
+      child.stdin!.end();
+      const deadline = Date.now() + 30_000;
+      while (!out.includes('\n')) {
+        if (Date.now() > deadline) throw new Error(`no URL printed: ${err}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const url = out.trim();
+      for (const t of [first, second]) expect((await fetch(`${url}/admin/limits`, { headers: { apikey: t } })).status).toBe(200);
+      expect((await fetch(`${url}/admin/limits`, { headers: { apikey: canary() } })).status).toBe(401);
+      for (const t of [first, second]) expectNoLeak(procCmdline(child.pid!), t, 'argv');
+      child.kill('SIGTERM');
+      expect(await closed).toBe(0);
+      for (const t of [first, second]) {
+        expectNoLeak(out, t, 'stdout');
+        expectNoLeak(err, t, 'stderr');
+      }
     } finally {
       cleanup();
     }
