@@ -158,6 +158,71 @@ function isWordChar(c: number): boolean {
   return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95;
 }
 
+/** A credential-like name the shared pass found: `[nameStart, nameEnd)`, and the value assigned, if any. */
+export interface NameVisit {
+  nameStart: number;
+  nameEnd: number;
+  value: { start: number; end: number; quoted: boolean } | null;
+}
+
+/**
+ * Every word any assignment rule keys on (the union of clari-api-token's and generic-secret's name words).
+ * Every match of a rule's own name regex ends in a word run that contains one of these, so one pass with
+ * this regex visits every place either rule would visit (see forEachAssignmentOf).
+ */
+const SHARED_NAME_WORDS = /key|token|secret|passw(?:or)?d|pwd|credential|auth|passphrase/gi;
+
+/**
+ * The name/separator/value walk, shared by both assignment rules: `onVisit` is called at every keyword hit
+ * (after jumping to the end of the hit's word run) with the value when the name is assigned one, else null.
+ */
+function visitNames(text: string, keywordRe: RegExp, onVisit: (nameStart: number, nameEnd: number, value: NameVisit['value']) => void): void {
+  keywordRe.lastIndex = 0;
+  let hit: RegExpExecArray | null;
+  while ((hit = keywordRe.exec(text)) !== null) {
+    let a = hit.index;
+    while (a > 0 && isNameChar(text.charCodeAt(a - 1))) a--;
+    while (a < hit.index && !isNameStart(text.charCodeAt(a))) a++;
+    let b = hit.index + hit[0].length;
+    while (b < text.length && isWordChar(text.charCodeAt(b))) b++;
+    keywordRe.lastIndex = b;
+    let nameStart = a;
+    if (text[a - 1] === '-') nameStart = text[a - 2] === '-' ? a - 2 : a - 1;
+    onVisit(nameStart, b, assignedValue(text, nameStart, b));
+  }
+}
+
+/** The value assigned to the name `[nameStart, b)`, or null when the name is not assigned (most hits). */
+function assignedValue(text: string, nameStart: number, b: number): NameVisit['value'] {
+  // Most keyword hits are not assignments (calls, property reads): decide that before allocating anything.
+  let i = b;
+  // Closing quote of a quoted key ("key": / 'key' => / \"key\": in notebooks) and a closing ] of ENV['X'].
+  if (text[i] === '\\' && (text[i + 1] === '"' || text[i + 1] === "'")) i += 2;
+  else if (text[i] === '"' || text[i] === "'") i += 1;
+  if (text[i] === ']') i += 1;
+  let j = i;
+  while (text[j] === ' ' || text[j] === '\t') j++;
+  const c0 = text.charCodeAt(j);
+  const c1 = text.charCodeAt(j + 1);
+  let sepEnd: number;
+  // := => <- ?= +=
+  if ((c1 === 61 && (c0 === 58 || c0 === 63 || c0 === 43)) || (c0 === 61 && c1 === 62) || (c0 === 60 && c1 === 45)) sepEnd = j + 2;
+  else if (c0 === 61 && c1 !== 61) sepEnd = j + 1;
+  else if (text[j] === ':' && text[j + 1] !== ':') {
+    // A typed declaration (TypeScript `name: string = '…'`, Kotlin/Swift `val name: String = "…"`).
+    const typed = /^:\s*[A-Za-z_][\w.<>[\]|?]*\s*=\s*(?=\\?["'`])/.exec(text.slice(j, j + 80));
+    sepEnd = typed ? j + typed[0].length : j + 1; // (only when a quoted literal follows)
+  }
+  else if (text[j] === ',' && /[("'[]\s*$/.test(text.slice(Math.max(0, nameStart - 3), nameStart))) sepEnd = j + 1; // ("apikey", "v")
+  else if (j > i && text.charCodeAt(nameStart) === 45 && /^-{1,2}[A-Za-z]/.test(text.slice(nameStart, b))) sepEnd = j; // --clari-token VALUE
+  else return null;
+  let k = sepEnd;
+  while (text[k] === ' ' || text[k] === '\t') k++;
+  // YAML block scalars and `!!str` tags are rare for tokens; a `Bearer ` prefix is common in headers.
+  if (/^bearer\s+/i.test(text.slice(k, k + 7))) k += text.slice(k).match(/^bearer\s+/i)![0].length;
+  return readValue(text, k);
+}
+
 /**
  * Finds `name <sep> value` assignments: code, .env, YAML, JSON, TOML, shell (`export X=`, `--flag value`),
  * HTTP headers (`apikey: v`, `-H "apikey: v"`), notebooks (escaped quotes). `keywordRe` is a global,
@@ -170,45 +235,46 @@ export function forEachAssignment(
   keywordRe: RegExp,
   onValue: (name: string, nameStart: number, value: { start: number; end: number; quoted: boolean }) => void,
 ): void {
-  keywordRe.lastIndex = 0;
-  let hit: RegExpExecArray | null;
-  while ((hit = keywordRe.exec(text)) !== null) {
-    let a = hit.index;
-    while (a > 0 && isNameChar(text.charCodeAt(a - 1))) a--;
-    while (a < hit.index && !isNameStart(text.charCodeAt(a))) a++;
-    let b = hit.index + hit[0].length;
-    while (b < text.length && isWordChar(text.charCodeAt(b))) b++;
-    keywordRe.lastIndex = b;
-    let nameStart = a;
-    if (text[a - 1] === '-') nameStart = text[a - 2] === '-' ? a - 2 : a - 1;
-    // Most keyword hits are not assignments (calls, property reads): decide that before allocating anything.
-    let i = b;
-    // Closing quote of a quoted key ("key": / 'key' => / \"key\": in notebooks) and a closing ] of ENV['X'].
-    if (text[i] === '\\' && (text[i + 1] === '"' || text[i + 1] === "'")) i += 2;
-    else if (text[i] === '"' || text[i] === "'") i += 1;
-    if (text[i] === ']') i += 1;
-    let j = i;
-    while (text[j] === ' ' || text[j] === '\t') j++;
-    const c0 = text.charCodeAt(j);
-    const c1 = text.charCodeAt(j + 1);
-    let sepEnd: number;
-    // := => <- ?= +=
-    if ((c1 === 61 && (c0 === 58 || c0 === 63 || c0 === 43)) || (c0 === 61 && c1 === 62) || (c0 === 60 && c1 === 45)) sepEnd = j + 2;
-    else if (c0 === 61 && c1 !== 61) sepEnd = j + 1;
-    else if (text[j] === ':' && text[j + 1] !== ':') {
-      // A typed declaration (TypeScript `name: string = '…'`, Kotlin/Swift `val name: String = "…"`).
-      const typed = /^:\s*[A-Za-z_][\w.<>[\]|?]*\s*=\s*(?=\\?["'`])/.exec(text.slice(j, j + 80));
-      sepEnd = typed ? j + typed[0].length : j + 1; // (only when a quoted literal follows)
-    }
-    else if (text[j] === ',' && /[("'[]\s*$/.test(text.slice(Math.max(0, nameStart - 3), nameStart))) sepEnd = j + 1; // ("apikey", "v")
-    else if (j > i && text.charCodeAt(nameStart) === 45 && /^-{1,2}[A-Za-z]/.test(text.slice(nameStart, b))) sepEnd = j; // --clari-token VALUE
-    else continue;
-    let k = sepEnd;
-    while (text[k] === ' ' || text[k] === '\t') k++;
-    // YAML block scalars and `!!str` tags are rare for tokens; a `Bearer ` prefix is common in headers.
-    if (/^bearer\s+/i.test(text.slice(k, k + 7))) k += text.slice(k).match(/^bearer\s+/i)![0].length;
-    const v = readValue(text, k);
-    if (v) onValue(text.slice(nameStart, b), nameStart, v);
+  visitNames(text, keywordRe, (nameStart, nameEnd, v) => {
+    if (v) onValue(text.slice(nameStart, nameEnd), nameStart, v);
+  });
+}
+
+/** One shared pass per chunk: the rules that run on a chunk all read the same visits. */
+const visitCache = new WeakMap<object, { text: string; visits: NameVisit[] }>();
+
+/** Every name visit of the shared pass over `chunk.text`, computed once per chunk. */
+export function nameVisitsOf(chunk: { text: string }): NameVisit[] {
+  const hit = visitCache.get(chunk);
+  if (hit && hit.text === chunk.text) return hit.visits;
+  const visits: NameVisit[] = [];
+  visitNames(chunk.text, SHARED_NAME_WORDS, (nameStart, nameEnd, value) => visits.push({ nameStart, nameEnd, value }));
+  visitCache.set(chunk, { text: chunk.text, visits });
+  return visits;
+}
+
+/**
+ * forEachAssignment(chunk.text, nameRe, onValue) with the same results, read off the shared pass instead of
+ * a pass of its own. `nameRe` (non-global, case-insensitive) must only match words that contain one of the
+ * shared words. A rule's own pass would visit a name when its regex matches between the end of its previous
+ * visit and the end of the name; that is what is tested here, on the (short) name only.
+ */
+export function forEachAssignmentOf(
+  chunk: { text: string },
+  nameRe: RegExp,
+  onValue: (name: string, nameStart: number, value: { start: number; end: number; quoted: boolean }) => void,
+): void {
+  const text = chunk.text;
+  const visits = nameVisitsOf(chunk);
+  let last = 0;
+  for (let i = 0; i < visits.length; i++) {
+    const v = visits[i];
+    // Whether this rule visits v only matters when v has a value, or when the next visit is in the same
+    // name (it then searches from v's end): most hits are neither, and need no test at all.
+    if (!v.value && !(i + 1 < visits.length && visits[i + 1].nameStart < v.nameEnd)) continue;
+    if (!nameRe.test(text.slice(Math.max(last, v.nameStart), v.nameEnd))) continue;
+    last = v.nameEnd;
+    if (v.value) onValue(text.slice(v.nameStart, v.nameEnd), v.nameStart, v.value);
   }
 }
 

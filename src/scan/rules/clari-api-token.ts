@@ -2,7 +2,7 @@ import {
   CLARI_WORD,
   NOT_A_SECRET_NAME,
   clariNear,
-  forEachAssignment,
+  forEachAssignmentOf,
   isCodeFile,
   isCredentialLike,
 } from '../heuristics.js';
@@ -13,7 +13,8 @@ import type { Rule, RuleMatch, ScanChunk } from '../types.js';
  * decided after the match: the name itself names Clari, or it is a Clari header name (`apikey`,
  * `partnerkey`, Copilot's `X-Api-Key`/`X-Api-Password`, SDK-style `api_key`/`token`) with Clari named nearby.
  */
-const NAME_KEYWORDS = /key|token|secret|passw(?:or)?d|pwd|credential|auth/gi;
+// Read off the shared pass (forEachAssignmentOf): non-global, tested on each name.
+const NAME_KEYWORDS = /key|token|secret|passw(?:or)?d|pwd|credential|auth/i;
 
 const CLARI_HEADER_NAMES = /^(apikey|api[_-]?key|api[_-]?token|token|access[_-]?token|auth[_-]?token|x-api-key|x-api-password|partner[_-]?key|apiKey|apiToken)$/i;
 
@@ -23,7 +24,7 @@ const PARTNER_KEY = /^partner[_-]?key$/i;
 function detect(chunk: ScanChunk): RuleMatch[] {
   const out: RuleMatch[] = [];
   const code = isCodeFile(chunk.file);
-  forEachAssignment(chunk.text, NAME_KEYWORDS, (rawName, at, v) => {
+  forEachAssignmentOf(chunk, NAME_KEYWORDS, (rawName, at, v) => {
     const name = rawName.replace(/^-+/, '').replace(/^\$/, '');
     if (NOT_A_SECRET_NAME.test(name)) return;
     const clariName = CLARI_WORD.test(name);

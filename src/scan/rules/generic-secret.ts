@@ -1,9 +1,9 @@
-import { CLARI_WORD, NOT_A_SECRET_NAME, forEachAssignment, isCodeFile, isCredentialLike } from '../heuristics.js';
+import { CLARI_WORD, NOT_A_SECRET_NAME, forEachAssignmentOf, isCodeFile, isCredentialLike } from '../heuristics.js';
 import type { Rule, RuleMatch, ScanChunk } from '../types.js';
 
 /** Names of credentials in general (Clari ones belong to clari-api-token; a bare `key` is too common). */
 const NAME_KEYWORDS =
-  /secret|passw(?:or)?d|pwd|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|signing[_.-]?key|encryption[_.-]?key|master[_.-]?key|credential|passphrase|auth[_.-]?(?:token|key)/gi;
+  /secret|passw(?:or)?d|pwd|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|signing[_.-]?key|encryption[_.-]?key|master[_.-]?key|credential|passphrase|auth[_.-]?(?:token|key)/i;
 
 /** Well-known credential formats of the stores and services around a Clari integration. */
 /** `gate`: a literal that must occur (case-sensitive) before the regex is worth running. */
@@ -36,7 +36,7 @@ function mayHoldFormat(text: string): boolean {
 function detect(chunk: ScanChunk): RuleMatch[] {
   const out: RuleMatch[] = [];
   const code = isCodeFile(chunk.file);
-  forEachAssignment(chunk.text, NAME_KEYWORDS, (rawName, _at, v) => {
+  forEachAssignmentOf(chunk, NAME_KEYWORDS, (rawName, _at, v) => {
     const name = rawName.replace(/^-+/, '').replace(/^\$/, '');
     if (CLARI_WORD.test(name) || NOT_A_SECRET_NAME.test(name)) return;
     // The credential *scope* of a signed URL (key id/date/region): signed-download-url reports the URL.
