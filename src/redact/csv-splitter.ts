@@ -24,6 +24,12 @@ export interface CsvRowLocation {
 
 const NEED_MORE = -1;
 
+export interface CsvDialect {
+  width: number;
+  /** Record delimiter: 1 \n, 2 \r\n, 3 \r. */
+  rd: 1 | 2 | 3;
+}
+
 export class CsvSplitter {
   private buf: Buffer = Buffer.alloc(0);
   private base = 0;
@@ -41,6 +47,31 @@ export class CsvSplitter {
     /** When given, only the fields whose index is true are decoded; the others are ''. */
     private want: boolean[] | null = null,
   ) {}
+
+  /**
+   * Starts in the middle of a file (parallel redaction): at absolute offset `base`, at the start of a record,
+   * with the header's field count and the record delimiter already known. Lines count from 1 from there.
+   */
+  resumeAt(base: number, dialect: CsvDialect): void {
+    this.base = base;
+    this.started = true;
+    this.width = dialect.width;
+    this.rd = dialect.rd;
+  }
+
+  /** Field count and record delimiter, once the first record was read (for ranges read elsewhere). */
+  dialect(): CsvDialect | null {
+    return this.width < 0 || this.rd === 0 ? null : { width: this.width, rd: this.rd };
+  }
+
+  get lineNo(): number {
+    return this.line;
+  }
+
+  /** True when the bytes pushed so far end exactly after a record's delimiter, nothing held back. */
+  atRecordBoundary(): boolean {
+    return this.started && this.buf.length === 0;
+  }
 
   /** Changes which fields are decoded (e.g. after the header row was seen). */
   setWanted(want: boolean[] | null): void {

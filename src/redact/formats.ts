@@ -62,7 +62,20 @@ export class NdjsonSplitter {
     private readonly onRecord: (value: unknown, where: { line: number; offset: number }) => void,
     /** When given, lines are handed over as raw bytes instead of parsed. */
     private readonly onRaw?: (slice: Buffer, where: { line: number; offset: number }) => void,
-  ) {}
+    /** Absolute offset of the first byte pushed (a range of a file); lines still count from 1. */
+    base = 0,
+  ) {
+    this.base = base;
+  }
+
+  get lineNo(): number {
+    return this.line;
+  }
+
+  /** True when the bytes pushed so far end with a complete line. */
+  atRecordBoundary(): boolean {
+    return this.rest.length === 0;
+  }
 
   push(chunk: Buffer): void {
     const buf = this.rest.length ? Buffer.concat([this.rest, chunk]) : chunk;
@@ -101,8 +114,13 @@ export class Utf8Validator extends Transform {
   private carry: Buffer = Buffer.alloc(0);
   private base = 0;
   private lines = 1;
-  constructor(private readonly file: string) {
+  constructor(
+    private readonly file: string,
+    /** Absolute offset of the first byte checked (a range of a file). */
+    base = 0,
+  ) {
     super();
+    this.base = base;
   }
   /** Validates the next chunk synchronously: returns the bytes that are complete characters, or throws. */
   check(chunk: Buffer): Buffer {

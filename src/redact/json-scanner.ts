@@ -30,6 +30,14 @@ export interface RecordLocation {
 
 const MAX_RECORD_BYTES = 64 * 1024 * 1024;
 
+/** Where a scanner starts when it reads one byte range of a file (parallel redaction) instead of the whole. */
+export interface ScanResume {
+  /** Absolute byte offset of the range's first byte (error offsets stay absolute; lines count from 1). */
+  base: number;
+  /** The section whose records the range starts in (null: a top-level array), right before a record. */
+  section: string | null;
+}
+
 const enum S {
   Start,
   TopArrayValueOrEnd,
@@ -65,11 +73,35 @@ export class JsonScanner {
   private vDepth = 0;
   private vInStr = false;
   private vLines = 0;
+  /** The last structural byte consumed was the ',' between two records of an array. */
+  private afterComma = false;
 
   constructor(
     private readonly file: string,
     private readonly h: JsonScanHandler,
-  ) {}
+    resume?: ScanResume,
+  ) {
+    if (resume) {
+      this.base = resume.base;
+      this.section = resume.section;
+      this.state = resume.section === null ? S.TopArrayValueOrEnd : S.SectionValueOrEnd;
+    }
+  }
+
+  /** Line number (1-based, relative to where scanning started) of the next unread byte. */
+  get lineNo(): number {
+    return this.line;
+  }
+
+  /**
+   * True when everything pushed so far ends exactly between two records of an array (after the comma and
+   * any whitespace), with nothing held back: a range that starts here can be read on its own.
+   */
+  atRecordBoundary(section: string | null): boolean {
+    if (this.vStart >= 0 || this.pos !== this.buf.length || !this.afterComma) return false;
+    if (section === null) return this.state === S.TopArrayValueOrEnd;
+    return this.state === S.SectionValueOrEnd && this.section === section;
+  }
 
   private err(detail: string, absOffset = this.base + this.pos, line = this.line): InputError {
     return new InputError(this.file, detail, { line, offset: absOffset });
@@ -138,6 +170,8 @@ export class JsonScanner {
         case S.TopArrayValueOrEnd:
         case S.SectionValueOrEnd:
           if (c === 0x5d) {
+            // Also when the comma and the ']' arrived in different chunks.
+            if (this.afterComma) throw this.err("unexpected ']' after ','");
             this.pos++;
             if (this.state === S.TopArrayValueOrEnd) this.finish();
             else {
@@ -153,6 +187,7 @@ export class JsonScanner {
           const inSection = this.state === S.SectionCommaOrEnd;
           if (c === 0x2c) {
             this.pos++;
+            this.afterComma = true;
             this.state = inSection ? S.SectionValueOrEnd : S.TopArrayValueOrEnd;
             // A trailing comma before ']' is not JSON.
             if (this.skipWs() && b[this.pos] === 0x5d) throw this.err("unexpected ']' after ','");
@@ -223,6 +258,7 @@ export class JsonScanner {
   }
 
   private beginValue(): void {
+    this.afterComma = false;
     this.vStart = this.pos;
     this.vCursor = this.pos;
     this.vLine = this.line;

@@ -98,11 +98,91 @@ class OutBuffer {
   }
 }
 
+/**
+ * Writes the redacted JSON document around the records: the same bytes whether one thread writes the whole
+ * document or each thread writes one byte range of it (then `ledByRecord` and `sectionFirst` tell the
+ * assembler where a ',' goes between two ranges).
+ */
+export class JsonOutput {
+  topFirst = true;
+  sectionFirst = true;
+  topKind: 'array' | 'object' = 'array';
+  /** Nothing but records of the starting section written yet. */
+  private onlyRecords = true;
+  /** The first thing written was a record of the section the output started in. */
+  ledByRecord = false;
+  /** A structural event (section start/end, top value, close) was written. */
+  changedSection = false;
+  constructor(
+    private readonly write: (s: string) => void,
+    private readonly format: 'json' | 'ndjson',
+  ) {}
+  private structural(s: string): void {
+    this.onlyRecords = false;
+    this.changedSection = true;
+    this.write(s);
+  }
+  open(kind: 'array' | 'object'): void {
+    this.topKind = kind;
+    this.structural(kind === 'array' ? '[' : '{');
+  }
+  sectionStart(section: string): void {
+    this.structural(`${this.topFirst ? '\n' : ',\n'}${JSON.stringify(section)}:[`);
+    this.topFirst = false;
+    this.sectionFirst = true;
+  }
+  sectionEnd(): void {
+    this.structural('\n]');
+  }
+  record(text: string): void {
+    if (this.format === 'ndjson') {
+      this.write(`${text}\n`);
+      return;
+    }
+    if (this.onlyRecords && this.sectionFirst) this.ledByRecord = true;
+    this.write(this.sectionFirst ? `\n${text}` : `,\n${text}`);
+    this.sectionFirst = false;
+  }
+  /** Several records already joined (',\n' for JSON, each ending in '\n' for NDJSON): a worker's batch. */
+  records(joined: string): void {
+    if (this.format === 'ndjson') this.write(joined);
+    else this.record(joined);
+  }
+  topValue(section: string, text: string): void {
+    this.structural(`${this.topFirst ? '\n' : ',\n'}${JSON.stringify(section)}:${text}`);
+    this.topFirst = false;
+  }
+  close(): void {
+    this.structural(this.topKind === 'array' ? '\n]\n' : '\n}\n');
+  }
+}
+
+/** One record's redacted JSON text (DROP: removed): the text fast path, or the parser when it must decide. */
+export function redactRawRecord(engine: RecordRedactor, section: string | null, slice: Buffer, where: RecordLocation): string | typeof DROP {
+  if (isUtf8(slice)) {
+    const r = engine.rewriteRecord(slice.toString('utf8'), section, where);
+    if (r !== null) return r;
+  }
+  // Not valid JSON by the fast path's reading: the parser either names the error or takes over.
+  return redactParsedRecord(engine, section, parseJsonSlice(slice, engine.report.source, where.line, where.offset), where);
+}
+
+export function redactParsedRecord(engine: RecordRedactor, section: string | null, value: unknown, where: RecordLocation): string | typeof DROP {
+  const r = engine.redactRecord(value, section, where);
+  return r === DROP ? DROP : JSON.stringify(r);
+}
+
+export function redactTopValueText(engine: RecordRedactor, section: string, value: unknown, where: RecordLocation): string | typeof DROP {
+  const r = engine.redactTopValue(value, section, where);
+  return r === DROP ? DROP : JSON.stringify(r);
+}
+
 function jsonTransform(engine: RecordRedactor, format: 'json' | 'ndjson', isDecided: () => boolean, decide: (h: ShapeHint) => void, threads = 0): Duplex {
   const file = engine.report.source;
   // CLARIGUARD_REDACT_PARSED=1 forces the parse/stringify path (for comparing the two in tests).
   const fast = process.env.CLARIGUARD_REDACT_PARSED !== '1';
   let out!: OutBuffer;
+  let doc!: JsonOutput;
   // Until the shape is known, events wait here (only the first few, up to the first record).
   let pending: (() => void)[] | null = isDecided() ? null : [];
   const topKeys: string[] = [];
@@ -137,13 +217,7 @@ function jsonTransform(engine: RecordRedactor, format: 'json' | 'ndjson', isDeci
       if (!all && queue.length < pool!.size * 3 && !(await isSettled(head))) break;
       const r = await head;
       queue.shift();
-      if (r.count) {
-        if (format === 'ndjson') out.write(r.text);
-        else {
-          out.write(sectionFirst ? `\n${r.text}` : `,\n${r.text}`);
-          sectionFirst = false;
-        }
-      }
+      if (r.count) doc.records(r.text);
       out.flush();
     }
   };
@@ -155,18 +229,9 @@ function jsonTransform(engine: RecordRedactor, format: 'json' | 'ndjson', isDeci
     for (const f of p) f();
   };
 
-  let topFirst = true;
-  let sectionFirst = true;
-  let topKind: 'array' | 'object' = 'array';
   const emitRecord = (section: string | null, value: unknown, where: RecordLocation): void => {
-    const r = engine.redactRecord(value, section, where);
-    if (r === DROP) return;
-    const text = JSON.stringify(r);
-    if (format === 'ndjson') out.write(`${text}\n`);
-    else {
-      out.write(sectionFirst ? `\n${text}` : `,\n${text}`);
-      sectionFirst = false;
-    }
+    const r = redactParsedRecord(engine, section, value, where);
+    if (r !== DROP) doc.record(r);
   };
 
   // The fast path: records stay text; only the values the policy changes are replaced.
@@ -190,18 +255,8 @@ function jsonTransform(engine: RecordRedactor, format: 'json' | 'ndjson', isDeci
       if (batch.size >= 512 * 1024) dispatch();
       return;
     }
-    const r = engine.rewriteRecord(slice.toString('utf8'), section, where);
-    if (r === null) {
-      // Not valid JSON by the fast path's reading: the parser either names the error or takes over.
-      emitRecord(section, parseJsonSlice(slice, file, where.line, where.offset), where);
-      return;
-    }
-    if (r === DROP) return;
-    if (format === 'ndjson') out.write(`${r}\n`);
-    else {
-      out.write(sectionFirst ? `\n${r}` : `,\n${r}`);
-      sectionFirst = false;
-    }
+    const r = redactRawRecord(engine, section, slice, where);
+    if (r !== DROP) doc.record(r);
   };
 
   const scanner =
@@ -216,19 +271,14 @@ function jsonTransform(engine: RecordRedactor, format: 'json' | 'ndjson', isDeci
         )
       : new JsonScanner(file, {
           open(kind) {
-            topKind = kind;
-            run(() => out.write(kind === 'array' ? '[' : '{'));
+            run(() => doc.open(kind));
           },
           sectionStart(section) {
             topKeys.push(section);
-            run(() => {
-              out.write(`${topFirst ? '\n' : ',\n'}${JSON.stringify(section)}:[`);
-              topFirst = false;
-              sectionFirst = true;
-            });
+            run(() => doc.sectionStart(section));
           },
           sectionEnd() {
-            run(() => out.write('\n]'));
+            run(() => doc.sectionEnd());
           },
           record(section, value, where) {
             if (pending) release({ section, recordKeys: keysOf(value) });
@@ -238,15 +288,13 @@ function jsonTransform(engine: RecordRedactor, format: 'json' | 'ndjson', isDeci
           value(section, value, where) {
             topKeys.push(section);
             run(() => {
-              const r = engine.redactTopValue(value, section, where);
-              if (r === DROP) return;
-              out.write(`${topFirst ? '\n' : ',\n'}${JSON.stringify(section)}:${JSON.stringify(r)}`);
-              topFirst = false;
+              const r = redactTopValueText(engine, section, value, where);
+              if (r !== DROP) doc.topValue(section, r);
             });
           },
           close() {
             // A document without any array element: decide from the top-level keys and the first object's keys.
-            run(() => out.write(topKind === 'array' ? '\n]\n' : '\n}\n'));
+            run(() => doc.close());
           },
         });
 
@@ -299,29 +347,38 @@ function jsonTransform(engine: RecordRedactor, format: 'json' | 'ndjson', isDeci
     },
   });
   out = new OutBuffer(t, engine);
+  doc = new JsonOutput((s) => out.write(s), format);
   return t;
 }
 
-function csvTransform(engine: RecordRedactor, isDecided: () => boolean, decide: (h: ShapeHint) => void): Duplex {
-  const file = engine.report.source;
-  let header: string[] | null = null;
-  let keepCols: number[] = [];
-  let columns: PathNode[] | null = null;
-  let out!: OutBuffer;
-  const onRow = (row: string[], where: CsvRowLocation): void => {
-    if (!header) {
-      header = row;
-      if (!isDecided()) decide({ format: 'csv', topKeys: [], section: null, recordKeys: header });
-      // Columns the policy drops disappear from the header too.
-      keepCols = header.map((h, i) => (engine.columnDropped(h) ? -1 : i)).filter((i) => i >= 0);
-      columns = engine.csvColumns(header);
-      out.write(`${keepCols.map((i) => csvField(header![i])).join(',')}\r\n`);
-      return;
-    }
+/** Writes redacted CSV: the header (without dropped columns), then one line per row. */
+export class CsvOutput {
+  private header: string[] | null = null;
+  private keepCols: number[] = [];
+  private columns: PathNode[] | null = null;
+  constructor(
+    private readonly engine: RecordRedactor,
+    private readonly write: (s: string) => void,
+  ) {}
+  get hasHeader(): boolean {
+    return this.header !== null;
+  }
+  /** Takes the header row; `emit` false when another range already wrote it. */
+  setHeader(header: string[], emit = true): void {
+    this.header = header;
+    const engine = this.engine;
+    // Columns the policy drops disappear from the header too.
+    this.keepCols = header.map((h, i) => (engine.columnDropped(h) ? -1 : i)).filter((i) => i >= 0);
+    this.columns = engine.csvColumns(header);
+    if (emit) this.write(`${this.keepCols.map((i) => csvField(header[i])).join(',')}\r\n`);
+  }
+  row(row: string[], where: CsvRowLocation): void {
+    const header = this.header!;
+    const keepCols = this.keepCols;
     let line = '';
-    if (columns) {
+    if (this.columns) {
       const fields = row as unknown[];
-      engine.redactRow(columns, fields, where);
+      this.engine.redactRow(this.columns, fields, where);
       for (let k = 0; k < keepCols.length; k++) {
         const v = fields[keepCols[k]!];
         line += (k ? ',' : '') + (v === DROP ? '' : csvField(v));
@@ -329,11 +386,25 @@ function csvTransform(engine: RecordRedactor, isDecided: () => boolean, decide: 
     } else {
       const rec: Record<string, string> = {};
       for (let i = 0; i < header.length; i++) rec[header[i]!] = row[i]!;
-      const r = engine.redactRecord(rec, null, where) as Record<string, unknown> | typeof DROP;
+      const r = this.engine.redactRecord(rec, null, where) as Record<string, unknown> | typeof DROP;
       if (r === DROP) return;
       for (let k = 0; k < keepCols.length; k++) line += (k ? ',' : '') + csvField(r[header[keepCols[k]!]!]);
     }
-    out.write(`${line}\r\n`);
+    this.write(`${line}\r\n`);
+  }
+}
+
+function csvTransform(engine: RecordRedactor, isDecided: () => boolean, decide: (h: ShapeHint) => void): Duplex {
+  const file = engine.report.source;
+  let out!: OutBuffer;
+  let csv!: CsvOutput;
+  const onRow = (row: string[], where: CsvRowLocation): void => {
+    if (!csv.hasHeader) {
+      if (!isDecided()) decide({ format: 'csv', topKeys: [], section: null, recordKeys: row });
+      csv.setHeader(row);
+      return;
+    }
+    csv.row(row, where);
   };
   const splitter = new CsvSplitter(file, onRow);
   // UTF-8 is checked in the same transform (not a piped validator): one stream stage less, fewer buffers held.
@@ -361,6 +432,7 @@ function csvTransform(engine: RecordRedactor, isDecided: () => boolean, decide: 
     },
   });
   out = new OutBuffer(t, engine);
+  csv = new CsvOutput(engine, (s) => out.write(s));
   return t;
 }
 
