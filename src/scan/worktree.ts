@@ -55,10 +55,12 @@ async function listTargets(o: WorktreeOptions, stats: ScanStats): Promise<{ abs:
   const base = o.repoRoot ?? o.cwd;
   const out: { abs: string; rel: string }[] = [];
   const seen = new Set<string>();
-  const add = (abs: string): void => {
+  // `rel` is known for git's listing (paths relative to the root, which is `base` in a repository): no
+  // path.relative() per file.
+  const add = (abs: string, rel?: string): void => {
     if (seen.has(abs)) return;
     seen.add(abs);
-    out.push({ abs, rel: displayPath(base, abs) });
+    out.push({ abs, rel: rel ?? displayPath(base, abs) });
   };
   for (const p of o.paths.length ? o.paths : [o.cwd]) {
     const abs = resolve(o.cwd, p);
@@ -88,6 +90,7 @@ async function listTargets(o: WorktreeOptions, stats: ScanStats): Promise<{ abs:
       stats.skipped.gitignored += ignored.filter((f) => !hasExcludedSegment(f.replace(/\/$/, ''))).length;
       for (const f of files) {
         if (hasExcludedSegment(f)) stats.skipped.excludedDir++;
+        else if (sep === '/') add(`${o.repoRoot}/${f}`, f);
         else add(join(o.repoRoot!, f));
       }
     } else {

@@ -1,6 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { Detector } from '../../src/scan/engine.js';
 import { forEachAssignment, forEachAssignmentOf } from '../../src/scan/heuristics.js';
+import type { Rule, SkippedCounts } from '../../src/scan/types.js';
+
+const SKIPPED: SkippedCounts = { binary: 0, tooLarge: 0, excludedDir: 0, gitignored: 0, notRegular: 0, allowed: 0, baselined: 0 };
 
 // The speed paths must never change what is found: each is compared here with the plain path it replaces,
 // on generated text built from the pieces that matter (credential words glued by name characters,
@@ -49,5 +53,25 @@ describe('shared assignment pass', () => {
         expect(collect((cb) => forEachAssignmentOf({ text: t }, re, cb))).toEqual(collect((cb) => forEachAssignment(t, new RegExp(re.source, 'gi'), cb)));
       }
     }
+  });
+});
+
+describe('keyword pre-filter (one pass for all rules)', () => {
+  const KEYWORDS = ['clari', 'clari.com', 'com', 'key', 'apikey', 'sig=', 'signature=', 'akia', 'ä', 'Ünï', 'x.y', 'a|b', '(', 'token'];
+  const rule = (id: string, keywords: string[]): Rule => ({ id, description: id, severity: 'low', keywords, pattern: id, detect: () => [] });
+  const rules = fc.array(fc.array(fc.constantFrom(...KEYWORDS), { maxLength: 4 }), { minLength: 1, maxLength: 6 });
+  const body = fc
+    .array(fc.oneof(fc.constantFrom(...KEYWORDS, 'CLARI.COM', 'ApiKey', 'AKIA', 'Ä', ' ', '\n', 'cla', 'ri'), fc.string({ maxLength: 4 })), { maxLength: 20 })
+    .map((p) => p.join(''));
+
+  it('marks exactly the rules whose keywords occur', () => {
+    fc.assert(
+      fc.property(rules, body, (kws, t) => {
+        const d = new Detector(kws.map((k, i) => rule(`r${i}`, k)), Buffer.alloc(32), null, { ...SKIPPED });
+        const bytes = Buffer.from(t, 'utf8');
+        expect(d.activeRules(bytes)).toEqual(d.activeRulesPerRule(bytes));
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
