@@ -145,6 +145,17 @@ async function best(n, f) {
   }
   return bestRun;
 }
+/** CPU seconds (user + system) of a command and its children, best of `n` (POSIX `times` in a wrapping sh). */
+function cpuOf(n, cmd, args, env = gitEnv) {
+  let bestS = Infinity;
+  for (let i = 0; i < n; i++) {
+    const r = spawnSync('sh', ['-c', '"$@" >/dev/null 2>&1; times', 'sh', cmd, ...args], { cwd: REPO, env, encoding: 'utf8' });
+    const line = r.stdout.trim().split('\n').pop() ?? '';
+    const secs = [...line.matchAll(/(\d+)m([\d.]+)s/g)].reduce((sum, m) => sum + Number(m[1]) * 60 + Number(m[2]), 0);
+    bestS = Math.min(bestS, secs);
+  }
+  return bestS * 1000;
+}
 const fmt = (ms) => `${(ms / 1000).toFixed(2)} s`;
 const pct = (x) => `${(x * 100).toFixed(1)}%`;
 
@@ -201,6 +212,8 @@ function lineScore(cases, findings, prefix) {
 }
 
 // ---------------------------------------------------------------- run
+const { loadavg, cpus } = await import('node:os');
+console.log(`load average at start: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (${cpus().length} CPUs)`);
 console.log(`building a repository with ${COMMITS} commits and ${FILES} files under ${WORK} ...`);
 const t0 = performance.now();
 const { cases, known, present } = buildRepo();
@@ -226,10 +239,18 @@ t = performance.now();
 const libTree = await scan({ cwd: REPO, known: [new SecretValue(known)] });
 results.libTreeMs = performance.now() - t;
 
+// CPU time (user + system, the process and its children): what the run costs whatever else the machine does.
+console.log('measuring CPU time ...');
+const cliArgs = [BIN, 'scan', '--format', 'json', '--known', 'env:CLARI_BENCH_KNOWN'];
+results.cpuFloor = cpuOf(RUNS, 'git', ['log', '-p', '--all']);
+results.cpuCliHistory = cpuOf(RUNS, process.execPath, [...cliArgs, '--history'], knownEnv);
+results.cpuCliTree = cpuOf(RUNS, process.execPath, cliArgs, knownEnv);
+
 // git-secrets.
 const haveGs = ensureGitSecrets();
 if (haveGs) {
   configureGitSecrets();
+  results.cpuGsTree = cpuOf(RUNS, 'git', ['secrets', '--scan']);
   results.gsTree = await best(RUNS, () => timeCmd('git', ['secrets', '--scan'], { keep: true }));
   console.log(`timing git secrets --scan-history (stopped after ${GS_TIMEOUT_S} s; BENCH_SCAN_GS_TIMEOUT to change) ...`);
   results.gsHistory = await timeCmd('git', ['secrets', '--scan-history'], { keep: true, timeoutMs: GS_TIMEOUT_S * 1000 });
@@ -251,10 +272,12 @@ if (haveGs) {
   const gsH = results.gsHistory;
   console.log(`  git secrets --scan-history                  ${gsH.timedOut ? '> ' : ''}${fmt(gsH.ms)}  = ${gsH.timedOut ? '> ' : ''}${ratio(gsH.ms, results.cliHistory.ms)} clariguard's time${gsH.timedOut ? ' (stopped, unfinished)' : ''}`);
 }
+console.log(`  CPU (user+system, with children): floor ${fmt(results.cpuFloor)}, clariguard --history CLI ${fmt(results.cpuCliHistory)} = ${ratio(results.cpuCliHistory, results.cpuFloor)} (git's share included)`);
 console.log('work tree (best of %d)', RUNS);
 console.log(`  clariguard scan (CLI)                       ${fmt(results.cliTree.ms)}  (${libTree.stats.files} files, ${(libTree.stats.bytes / 1e6).toFixed(1)} MB)`);
 console.log(`  scan() in-process                           ${fmt(results.libTreeMs)}`);
 if (haveGs) console.log(`  git secrets --scan                          ${fmt(results.gsTree.ms)}  -> clariguard CLI is ${ratio(results.gsTree.ms, results.cliTree.ms)} as fast (target > 1x)`);
+console.log(`  CPU (user+system, with children): clariguard CLI ${fmt(results.cpuCliTree)}${haveGs ? `, git secrets --scan ${fmt(results.cpuGsTree)}` : ''}`);
 console.log('quality on the corpus (%d positives, %d decoys)', cases.reduce((n, c) => n + c.secrets.length, 0), cases.filter((c) => !c.secrets.length).length);
 console.log(`  clariguard work tree: precision ${pct(qTree.precision)}, recall ${pct(qTree.recall)} (tp ${qTree.tp}, fp ${qTree.fp}, fn ${qTree.fn})  (targets: precision >= 95%, recall 100%)`);
 console.log(`  clariguard history:   precision ${pct(qHist.precision)}, recall ${pct(qHist.recall)} (tp ${qHist.tp}, fp ${qHist.fp}, fn ${qHist.fn})`);
@@ -267,3 +290,4 @@ if (haveGs) {
   console.log(`  git-secrets work tree (line level, with the Clari patterns added): precision ${pct(gsTreeQ.precision)}, recall ${pct(gsTreeQ.recall)}`);
   if (gsHistQ) console.log(`  git-secrets history (line level): precision ${pct(gsHistQ.precision)}, recall ${pct(gsHistQ.recall)}`);
 }
+console.log(`load average at end: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (other processes on this machine slow every figure; compare ratios of one run)`);

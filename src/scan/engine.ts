@@ -38,7 +38,7 @@ export class Detector {
   /** Per rule: its keywords as latin1 strings (UTF-8 bytes read one byte per character). */
   private readonly keywordForms: string[][];
   /** Combined keyword regexes, by the set of rules not yet known to be needed (see activeRules). */
-  private readonly combined = new Map<string, RegExp>();
+  private readonly combined = new Map<number | string, RegExp>();
   constructor(
     rules: readonly Rule[],
     private readonly key: Buffer,
@@ -54,7 +54,10 @@ export class Detector {
 
   /** One regex of the keywords of the rules in `pending`, longest first (so a shorter keyword at the same offset is inside the match). */
   private combinedFor(pending: number[]): RegExp {
-    const id = pending.join(',');
+    // A bit set while it fits (the usual case: a handful of rules), else the list itself.
+    let id: number | string = 0;
+    if (this.rules.length <= 30) for (const i of pending) id |= 1 << i;
+    else id = pending.join(',');
     let re = this.combined.get(id);
     if (!re) {
       const forms = [...new Set(pending.flatMap((i) => this.keywordForms[i]))].sort((a, b) => b.length - a.length);

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Detector } from '../../src/scan/engine.js';
 import { forEachAssignment, forEachAssignmentOf } from '../../src/scan/heuristics.js';
+import { mayHoldFormat, mayHoldFormatByRegex } from '../../src/scan/rules/generic-secret.js';
 import type { Rule, SkippedCounts } from '../../src/scan/types.js';
 
 const SKIPPED: SkippedCounts = { binary: 0, tooLarge: 0, excludedDir: 0, gitignored: 0, notRegular: 0, allowed: 0, baselined: 0 };
@@ -72,6 +73,19 @@ describe('keyword pre-filter (one pass for all rules)', () => {
         expect(d.activeRules(bytes)).toEqual(d.activeRulesPerRule(bytes));
       }),
       { numRuns: 3000 },
+    );
+  });
+});
+
+describe('generic-secret format gate', () => {
+  const PIECES = ['gh', 'ghp_', 'gho_', 'ghx_', 'g', 'h', 'p', '_', 'ops_ey', 'ops_', 'ey', 'github_pat_', 'github_', 'pat_', 'hvs.', 'hvb.', 'hv', 'hvx.', 'xo', 'xox', 'x', 'AIza', 'AIz', 'PRIVATE KEY', 'AGE-SECRET-KEY-1', 'AccountKey=', 'postgres://', 'redis://', '://', ' ', '\n', '.', 's', 'b'];
+  it('lets through exactly what the one-regex gate lets through', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.constantFrom(...PIECES), fc.string({ maxLength: 3 })), { maxLength: 12 }), (parts) => {
+        const t = parts.join('');
+        expect(mayHoldFormat(t)).toBe(mayHoldFormatByRegex(t));
+      }),
+      { numRuns: 5000 },
     );
   });
 });
