@@ -40,6 +40,9 @@ export class InputError extends ClariguardError {
   readonly file: string;
   readonly line?: number;
   readonly offset?: number;
+  readonly column?: number;
+  /** The message without the file and location. */
+  readonly detail: string;
   constructor(file: string, detail: string, where: { line?: number; offset?: number; column?: number } = {}) {
     const loc = [
       where.line !== undefined ? `line ${where.line}` : undefined,
@@ -52,6 +55,8 @@ export class InputError extends ClariguardError {
     this.file = file;
     this.line = where.line;
     this.offset = where.offset;
+    this.column = where.column;
+    this.detail = detail;
   }
 }
 

@@ -132,6 +132,7 @@ export class RecordRedactor {
   setPolicy(policy: Policy, presetName: string | null): void {
     this.compiled = compile(policy);
     this.roots.clear();
+    this.flatKeys?.clear();
     if (this.report) {
       this.report.preset = presetName;
       this.report.policy = policy.name ?? null;
@@ -196,6 +197,14 @@ export class RecordRedactor {
     let st = this.ruleState.get(rule);
     if (!st) this.ruleState.set(rule, (st = { n: 0, cache: new Map() }));
     return st;
+  }
+
+  /**
+   * Forgets every rule's remembered outputs (not the counts). After a roster pre-pass, so values whose
+   * pseudonym depends on the roster (`as: auto`) are decided with the whole roster, however the file was read.
+   */
+  clearRuleCaches(): void {
+    for (const st of this.ruleState.values()) st.cache.clear();
   }
 
   private count(rule: Rule): void {
@@ -532,6 +541,7 @@ export class RecordRedactor {
     try {
       const root = this.rootFor(section, false);
       this.ws();
+      if (!root.rule && text.charCodeAt(this.i) === 123 && this.collectFlat(text, root)) return true;
       if (root.rule) {
         if (root.rule.roster) this.clUnder(root.rule);
         else this.skipValue();
@@ -544,6 +554,54 @@ export class RecordRedactor {
     } finally {
       this.t = '';
     }
+  }
+
+  /**
+   * The pre-pass for a record without nested objects or arrays (most exports): every key is a member of the
+   * record itself, so the roster fields are found with indexOf instead of walking every member. A '"key"'
+   * followed by ':' is always a key in JSON (quotes inside strings are escaped). Records with \u escapes
+   * (a key could be spelled with them) or any '{' or '[' after the first byte take the member walk.
+   * Syntax is not checked here: the redaction pass reads every byte and reports errors.
+   */
+  private collectFlat(text: string, root: PathNode): boolean {
+    const open = this.i;
+    if (text.indexOf('{', open + 1) >= 0 || text.indexOf('[') >= 0 || text.indexOf('\\u') >= 0) return false;
+    for (const { needle, rule } of this.flatRosterKeys(root)) {
+      for (let p = text.indexOf(needle); p >= 0; p = text.indexOf(needle, p + needle.length)) {
+        this.i = p + needle.length;
+        this.ws();
+        if (text.charCodeAt(this.i) !== 58) continue;
+        this.i++;
+        this.ws();
+        const s = this.i;
+        if (text.charCodeAt(s) !== 34) continue; // a number, true/false/null: nothing for the roster
+        const e = this.strEnd(s + 1);
+        const raw = text.slice(s, e + 1);
+        this.collectUnder(raw.indexOf('\\') < 0 ? raw.slice(1, -1) : (JSON.parse(raw) as string), rule);
+      }
+    }
+    return true;
+  }
+
+  private readonly flatKeys = new Map<PathNode, { needle: string; rule: Rule }[]>();
+  /** The keys of a record whose rules feed the roster, as they are spelled in JSON text. */
+  private flatRosterKeys(root: PathNode): { needle: string; rule: Rule }[] {
+    let keys = this.flatKeys.get(root);
+    if (!keys) {
+      const names = new Set<string>();
+      for (const r of this.compiled.policy.rules) {
+        const last = r.path.split('.').pop()!;
+        // A rule on array items never applies in a record without arrays.
+        if (r.roster && last && !last.endsWith('[]') && last !== '**') names.add(last);
+      }
+      keys = [];
+      for (const k of names) {
+        const c = this.child(root, k);
+        if (c.rule?.roster) keys.push({ needle: JSON.stringify(k), rule: c.rule });
+      }
+      this.flatKeys.set(root, keys);
+    }
+    return keys;
   }
 
   private clUnder(rule: Rule): void {
@@ -649,7 +707,8 @@ export class RecordRedactor {
 
   private collectUnder(v: unknown, rule: Rule): void {
     if (typeof v === 'string') {
-      if (!v) return;
+      // Emails never enter the roster (the email detector finds them): no pseudonym to compute.
+      if (!v || v.includes('@')) return;
       const st = this.stateOf(rule);
       if (!st.cache.has(v)) st.cache.set(v, this.transformScalar(v, rule));
     } else if (Array.isArray(v)) for (const e of v) this.collectUnder(e, rule);

@@ -1,19 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, statSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { dirname } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import { ConfigError, InputError, UsageError } from '../errors.js';
 import { readOrCreateSecret, type SecretOptions } from '../secrets/index.js';
 import { AtomicFileWriter } from '../util/atomic.js';
 import { DROP, type RedactionReport } from './engine.js';
-import { CsvSplitter } from './csv-splitter.js';
 import { csvInputError, csvParser, formatFromName, NdjsonSplitter, sniffFormat, Utf8Validator, type RedactFormat } from './formats.js';
-import { JsonScanner, parseJsonSlice } from './json-scanner.js';
-import { isUtf8 } from 'node:buffer';
+import { JsonScanner } from './json-scanner.js';
 import { loadPolicyFile, parsePolicy, type Policy } from './policy.js';
 import { detectPreset, presetPolicy, type ShapeHint } from './presets.js';
 import { keyIdOf } from './pseudonym.js';
 import { buildRedactor, type Redactor } from './redactor.js';
+import { redactInRanges } from './parallel.js';
+import { rosterScanner } from './ranges.js';
 
 export { findEmails, findPhoneNumbers, findCredentials, maskPii, Roster, type Span } from './detectors.js';
 export { PolicySchema, RuleSchema, parsePolicy, loadPolicyFile, type Policy, type PolicyInput, type Rule } from './policy.js';
@@ -135,25 +137,26 @@ function presetFromHead(head: Buffer, format: RedactFormat, source: string): str
  * Redacts an export from `input` to `output`. Format and preset are detected when not given (from the
  * source name, then the first bytes and the first record); an undecidable shape is a UsageError.
  */
-export async function redactStream(input: Readable, output: Writable, options: RedactStreamOptions): Promise<RedactionReport> {
+/** Format and policy from the options, else from the first bytes; `policy` null: decide on the first record. */
+function chooseFormatAndPolicy(head: Buffer, options: Pick<RedactStreamOptions, 'format' | 'preset' | 'policy' | 'sourceName'>): { format: RedactFormat; policy: Policy | null; presetName: string | null } {
   const source = options.sourceName ?? '<stdin>';
   if (options.policy && options.preset) throw new UsageError('give either a policy or a preset, not both');
-  const { head, stream } = await peek(input, HEAD_BYTES);
   const format = options.format ?? formatFromName(options.sourceName) ?? sniffFormat(head);
   if (!format) throw new UsageError(`${source}: cannot tell whether this is JSON, NDJSON or CSV; pass --format`);
-  let policy = options.policy;
-  let presetName: string | null = options.preset ?? null;
-  if (!policy && presetName) policy = presetPolicy(presetName);
-  let autoPreset = false;
-  if (!policy) {
-    presetName = presetFromHead(head, format, source);
-    if (presetName) policy = presetPolicy(presetName);
-    else {
-      // The head did not show a record yet (a huge first value); decide on the first record while streaming.
-      autoPreset = true;
-      policy = parsePolicy({ rules: [] });
-    }
-  }
+  if (options.policy) return { format, policy: options.policy, presetName: null };
+  if (options.preset) return { format, policy: presetPolicy(options.preset), presetName: options.preset };
+  const presetName = presetFromHead(head, format, source);
+  return { format, policy: presetName ? presetPolicy(presetName) : null, presetName };
+}
+
+export async function redactStream(input: Readable, output: Writable, options: RedactStreamOptions): Promise<RedactionReport> {
+  const source = options.sourceName ?? '<stdin>';
+  const { head, stream } = await peek(input, HEAD_BYTES);
+  const chosen = chooseFormatAndPolicy(head, options);
+  const { format, presetName } = chosen;
+  // Without a policy the head did not show a record yet (a huge first value): decide on the first record.
+  const autoPreset = chosen.policy === null;
+  const policy = chosen.policy ?? parsePolicy({ rules: [] });
   const redactor = buildRedactor(policy, options.key, { sourceName: source, presetName, autoPreset, threads: options.threads });
   if (options.rosterFrom && !autoPreset) await rosterPrepass(redactor, options.rosterFrom, format);
   await pipeline(stream, redactor.transform(format), output);
@@ -166,61 +169,13 @@ export async function redactStream(input: Readable, output: Writable, options: R
  */
 export async function rosterPrepass(redactor: Redactor, file: string, format: RedactFormat): Promise<void> {
   const engine = redactor.engine;
-  const rules = engine.rosterRules();
-  if (rules.length === 0) return;
+  if (engine.rosterRules().length === 0) return;
   engine.report.roster.prepass = true;
-  if (format === 'csv') {
-    const cols = new Map(rules.map((r) => [r.path, r]));
-    let header: string[] | null = null;
-    let rosterIdx: number[] = [];
-    // Only the roster columns are decoded; every other field is skipped at byte level.
-    const splitter: CsvSplitter = new CsvSplitter(file, (record) => {
-      if (!header) {
-        header = record;
-        rosterIdx = header.map((h, i) => (cols.has(h) ? i : -1)).filter((i) => i >= 0);
-        const want = header.map(() => false);
-        for (const i of rosterIdx) want[i] = true;
-        splitter.setWanted(want);
-        return;
-      }
-      // Through the per-rule cache: each distinct person costs one HMAC and one roster entry.
-      const row: Record<string, string> = {};
-      for (const i of rosterIdx) row[header[i]!] = record[i]!;
-      engine.collectRoster(row, null);
-    });
-    await pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), new Utf8Validator(file), async (chunks: AsyncIterable<Buffer>) => {
-      for await (const chunk of chunks) splitter.push(chunk);
-      splitter.end();
-    });
-    return;
-  }
-  // JSON/NDJSON: the same structural scan as the real pass, but only the roster fields are looked at.
-  const collect = (section: string | null, value: unknown, single = false): void => engine.collectRoster(value, section, single);
-  const scanner =
-    format === 'ndjson'
-      ? new NdjsonSplitter(
-          file,
-          (v) => collect(null, v),
-          (slice, where) => {
-            if (isUtf8(slice) && engine.collectRosterText(slice.toString('utf8'), null)) return;
-            collect(null, parseJsonSlice(slice, file, where.line, where.offset));
-          },
-        )
-      : new JsonScanner(file, {
-          open() {},
-          sectionStart() {},
-          sectionEnd() {},
-          record: (section, v) => collect(section, v),
-          // Records as text: the roster fields are picked out without building objects.
-          rawRecord: (section, slice, where) => {
-            if (isUtf8(slice) && engine.collectRosterText(slice.toString('utf8'), section)) return;
-            collect(section, parseJsonSlice(slice, file, where.line, where.offset));
-          },
-          value: (section, v) => collect(section, v, true),
-          close() {},
-        });
+  const scanner = rosterScanner(engine, format);
   for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) scanner.push(chunk as Buffer);
   scanner.end();
+  // Pseudonyms that depend on the roster (`as: auto`) are decided again with the whole roster.
+  engine.clearRuleCaches();
 }
 
 export interface RedactFileOptions {
@@ -239,13 +194,40 @@ export interface RedactFileOptions {
   stdout?: Writable;
 }
 
-function defaultThreads(file: string | undefined): number {
+/** Files smaller than this are read by one thread: starting a worker costs more than it saves. */
+const PARALLEL_MIN_BYTES = 16 * 1024 * 1024;
+
+function defaultThreads(): number {
   const forced = process.env.CLARIGUARD_REDACT_THREADS;
   if (forced !== undefined && /^\d+$/.test(forced)) return Number(forced);
-  void file;
-  // Off by default: measured on a busy 2-core machine, the workers' own start-up and memory (each loads the
-  // engine, ~60 MB) cost more than the second core gave back. `--threads N` opts in.
-  return 0;
+  return Math.min(availableParallelism(), 8);
+}
+
+/**
+ * The parallel path for a regular file: null when it does not apply (small file, policy only decidable on
+ * a later record, or a layout that cannot be cut), and the caller reads the file in one thread.
+ */
+async function redactFileInRanges(
+  file: string,
+  output: Writable,
+  o: RedactFileOptions & { policy?: Policy; threads: number; sourceName: string; tmpDir: string },
+): Promise<RedactionReport | null> {
+  const size = statSync(file).size;
+  if (size < PARALLEL_MIN_BYTES && !process.env.CLARIGUARD_REDACT_THREADS) return null;
+  const head = readHead(file, HEAD_BYTES);
+  const chosen = chooseFormatAndPolicy(head, { format: o.format, preset: o.preset, policy: o.policy, sourceName: o.sourceName });
+  if (!chosen.policy) return null;
+  return redactInRanges({ file, size, head, format: chosen.format, policy: chosen.policy, presetName: chosen.presetName, key: o.key, source: o.sourceName, output, threads: o.threads, tmpDir: o.tmpDir });
+}
+
+function readHead(file: string, n: number): Buffer {
+  const fd = openSync(file, 'r');
+  try {
+    const b = Buffer.allocUnsafe(n);
+    return b.subarray(0, readSync(fd, b, 0, n, 0));
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
@@ -268,7 +250,20 @@ export async function redactFile(o: RedactFileOptions): Promise<RedactionReport>
   const sourceName = o.in && o.in !== '-' ? o.in : '<stdin>';
   const writer = o.out && o.out !== '-' ? new AtomicFileWriter(o.out, { mode: 0o600 }) : undefined;
   const output = writer ?? o.stdout ?? process.stdout;
+  const threads = o.threads ?? defaultThreads();
   try {
+    if (o.in && o.in !== '-' && !o.singlePass && threads > 1) {
+      const report = await redactFileInRanges(o.in, output, { ...o, policy, threads, sourceName, tmpDir: o.out && o.out !== '-' ? dirname(o.out) : tmpdir() });
+      if (report) {
+        input.destroy();
+        if (writer) {
+          writer.end();
+          await finished(writer);
+          await writer.commit();
+        }
+        return report;
+      }
+    }
     const report = await redactStream(input, output, {
       format: o.format ?? formatFromName(o.in) ?? undefined,
       preset: o.preset,
@@ -276,7 +271,8 @@ export async function redactFile(o: RedactFileOptions): Promise<RedactionReport>
       key: o.key,
       sourceName,
       rosterFrom: o.in && o.in !== '-' && !o.singlePass ? o.in : undefined,
-      threads: o.threads ?? defaultThreads(o.in),
+      // Streams are read by one thread; the worker pool for them is opt-in (CLARIGUARD_REDACT_THREADS).
+      threads: o.threads ?? (process.env.CLARIGUARD_REDACT_THREADS ? defaultThreads() : 0),
     });
     if (writer) await writer.commit();
     return report;

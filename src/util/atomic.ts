@@ -14,7 +14,7 @@ let hooksInstalled = false;
 const CLEANUP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 function removeActiveTempsSync(): void {
-  for (const p of activeTemps) rmSync(p, { force: true });
+  for (const p of activeTemps) rmSync(p, { force: true, recursive: true });
   activeTemps.clear();
 }
 
@@ -42,12 +42,13 @@ function uninstallHooks(): void {
   for (const [sig, h] of signalHandlers) process.off(sig, h);
 }
 
-function trackTemp(p: string): void {
+/** Registers a temp file or directory to remove if the process exits or is interrupted before untrackTemp. */
+export function trackTemp(p: string): void {
   activeTemps.add(p);
   installHooks();
 }
 
-function untrackTemp(p: string): void {
+export function untrackTemp(p: string): void {
   activeTemps.delete(p);
   if (activeTemps.size === 0) uninstallHooks();
 }

@@ -1,0 +1,192 @@
+import { isUtf8 } from 'node:buffer';
+import { readSync } from 'node:fs';
+import { CsvSplitter, type CsvDialect } from './csv-splitter.js';
+import { DROP, type RecordRedactor } from './engine.js';
+import { NdjsonSplitter, Utf8Validator, type RedactFormat } from './formats.js';
+import { JsonScanner, parseJsonSlice, type ScanResume } from './json-scanner.js';
+import { CsvOutput, JsonOutput, redactParsedRecord, redactRawRecord, redactTopValueText } from './redactor.js';
+
+// One byte range of an export, read on its own: the unit of parallel redaction. A range either starts at the
+// beginning of the file or right before a record; the scanner it runs tells, at the range's end, whether it
+// stopped exactly between two records (so the next range's guessed start was right).
+
+export type RangeMode = 'roster' | 'redact';
+
+/** Where a range starts when it is not the beginning of the file. */
+export interface RangeStart {
+  /** Absolute byte offset of the range's first byte. */
+  base: number;
+  /** JSON: the section whose records the range starts in (null: a top-level array). */
+  section: string | null;
+  /** JSON: whether the document is a top-level array or an object of sections. */
+  kind: 'array' | 'object';
+  /** CSV: the header (read from the first range) and the dialect. */
+  csv?: { header: string[]; dialect: CsvDialect };
+}
+
+export interface RangeScanner {
+  push(chunk: Buffer): void;
+  /** The input ends here (the last range). */
+  end(): void;
+  /** True when the bytes pushed so far end right before a record of `section` (JSON) or a row/line. */
+  atRecordBoundary(section: string | null): boolean;
+  /** 1-based line of the next unread byte, counted from the range's first byte. */
+  readonly lineNo: number;
+}
+
+/** The scanner that fills the roster from the fields of roster rules; nothing is written. */
+export function rosterScanner(engine: RecordRedactor, format: RedactFormat, start: RangeStart | null = null): RangeScanner {
+  const file = engine.report.source;
+  if (format === 'csv') {
+    const cols = new Map(engine.rosterRules().map((r) => [r.path, r]));
+    let header: string[] | null = null;
+    let rosterIdx: number[] = [];
+    const useHeader = (h: string[]): void => {
+      header = h;
+      rosterIdx = h.map((name, i) => (cols.has(name) ? i : -1)).filter((i) => i >= 0);
+      const want = h.map(() => false);
+      for (const i of rosterIdx) want[i] = true;
+      splitter.setWanted(want);
+    };
+    // Only the roster columns are decoded; every other field is skipped at byte level.
+    const splitter: CsvSplitter = new CsvSplitter(file, (record) => {
+      if (!header) return useHeader(record);
+      // Through the per-rule cache: each distinct person costs one HMAC and one roster entry.
+      const row: Record<string, string> = {};
+      for (const i of rosterIdx) row[header[i]!] = record[i]!;
+      engine.collectRoster(row, null);
+    });
+    if (start?.csv) {
+      splitter.resumeAt(start.base, start.csv.dialect);
+      useHeader(start.csv.header);
+    }
+    return csvScanner(splitter, new Utf8Validator(file, start?.base ?? 0));
+  }
+  // JSON/NDJSON: the structural scan of the real pass, but only the roster fields are looked at.
+  const collect = (section: string | null, value: unknown, single = false): void => engine.collectRoster(value, section, single);
+  const raw = (section: string | null, slice: Buffer, where: { line: number; offset: number }): void => {
+    // Records as text: the roster fields are picked out without building objects.
+    if (isUtf8(slice) && engine.collectRosterText(slice.toString('utf8'), section)) return;
+    collect(section, parseJsonSlice(slice, file, where.line, where.offset));
+  };
+  if (format === 'ndjson') {
+    const s = new NdjsonSplitter(file, (v) => collect(null, v), (slice, where) => raw(null, slice, where), start?.base ?? 0);
+    return { push: (b) => s.push(b), end: () => s.end(), atRecordBoundary: () => s.atRecordBoundary(), get lineNo() { return s.lineNo; } };
+  }
+  const s = new JsonScanner(
+    file,
+    { open() {}, sectionStart() {}, sectionEnd() {}, record: (section, v) => collect(section, v), rawRecord: raw, value: (section, v) => collect(section, v, true), close() {} },
+    resumeOf(start),
+  );
+  return jsonScanner(s);
+}
+
+/** The scanner that redacts, writing the output text through `write`. */
+export function redactScanner(
+  engine: RecordRedactor,
+  format: RedactFormat,
+  write: (s: string) => void,
+  start: RangeStart | null = null,
+): { scanner: RangeScanner; json?: JsonOutput } {
+  const file = engine.report.source;
+  if (format === 'csv') {
+    const out = new CsvOutput(engine, write);
+    const splitter = new CsvSplitter(file, (row, where) => {
+      if (!out.hasHeader) out.setHeader(row);
+      else out.row(row, where);
+    });
+    if (start?.csv) {
+      splitter.resumeAt(start.base, start.csv.dialect);
+      out.setHeader(start.csv.header, false);
+    }
+    return { scanner: csvScanner(splitter, new Utf8Validator(file, start?.base ?? 0)) };
+  }
+  const doc = new JsonOutput(write, format);
+  const rec = (r: string | typeof DROP): void => {
+    if (r !== DROP) doc.record(r);
+  };
+  if (format === 'ndjson') {
+    const s = new NdjsonSplitter(file, (v, where) => rec(redactParsedRecord(engine, null, v, where)), (slice, where) => rec(redactRawRecord(engine, null, slice, where)), start?.base ?? 0);
+    return { scanner: { push: (b) => s.push(b), end: () => s.end(), atRecordBoundary: () => s.atRecordBoundary(), get lineNo() { return s.lineNo; } }, json: doc };
+  }
+  if (start) {
+    // A range in the middle of the document: the section's key was written by an earlier range.
+    doc.topKind = start.kind;
+    doc.topFirst = false;
+  }
+  const s = new JsonScanner(
+    file,
+    {
+      open: (kind) => doc.open(kind),
+      sectionStart: (section) => doc.sectionStart(section),
+      sectionEnd: () => doc.sectionEnd(),
+      record: (section, v, where) => rec(redactParsedRecord(engine, section, v, where)),
+      rawRecord: (section, slice, where) => rec(redactRawRecord(engine, section, slice, where)),
+      value(section, v, where) {
+        const r = redactTopValueText(engine, section, v, where);
+        if (r !== DROP) doc.topValue(section, r);
+      },
+      close: () => doc.close(),
+    },
+    resumeOf(start),
+  );
+  return { scanner: jsonScanner(s), json: doc };
+}
+
+function resumeOf(start: RangeStart | null): ScanResume | undefined {
+  return start ? { base: start.base, section: start.section } : undefined;
+}
+
+function jsonScanner(s: JsonScanner): RangeScanner {
+  return { push: (b) => s.push(b), end: () => s.end(), atRecordBoundary: (section) => s.atRecordBoundary(section), get lineNo() { return s.lineNo; } };
+}
+
+function csvScanner(splitter: CsvSplitter, utf8: Utf8Validator): RangeScanner {
+  return {
+    push: (b) => splitter.push(utf8.check(b)),
+    end() {
+      utf8.checkEnd();
+      splitter.end();
+    },
+    atRecordBoundary: () => splitter.atRecordBoundary(),
+    get lineNo() {
+      return splitter.lineNo;
+    },
+  };
+}
+
+export const READ_CHUNK = 1 << 20;
+
+/** Reads [from, to) of an open file into the scanner, one chunk per call to `step`. */
+export class RangeReader {
+  private pos: number;
+  constructor(
+    private readonly fd: number,
+    from: number,
+    private to: number,
+    private readonly scanner: RangeScanner,
+  ) {
+    this.pos = from;
+  }
+  get done(): boolean {
+    return this.pos >= this.to;
+  }
+  /** Moves the end further (the next range turned out not to start at a record). */
+  extend(to: number): void {
+    this.to = to;
+  }
+  step(): void {
+    const want = Math.min(READ_CHUNK, this.to - this.pos);
+    if (want <= 0) return;
+    // A fresh buffer per chunk: the scanner may keep a view of it (a record cut at the chunk's end).
+    const chunk = Buffer.allocUnsafe(want);
+    const n = readSync(this.fd, chunk, 0, want, this.pos);
+    if (n <= 0) throw new Error(`the input file shrank while being read (at byte ${this.pos})`);
+    this.pos += n;
+    this.scanner.push(n === want ? chunk : chunk.subarray(0, n));
+  }
+  /** Reads to the end synchronously. */
+  runAll(): void {
+    while (!this.done) this.step();
+  }
+}
