@@ -12,7 +12,8 @@ export type Redacted = unknown | typeof DROP;
 export const CREDENTIAL_REPLACEMENT = '[credential-removed]';
 
 const SYNTAX: unique symbol = Symbol('syntax');
-const LITERAL_RE = /^(?:-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)$/;
+/** rwValue's answer for "the source text of this value stays as it is" (no slice, no comparison). */
+const SAME: unique symbol = Symbol('same');
 
 /** Counts only, never values: safe to print, log and commit. */
 export interface RedactionReport {
@@ -31,11 +32,18 @@ export interface RedactionReport {
   roster: { size: number; prepass: boolean };
 }
 
+interface RuleState {
+  n: number;
+  cache: Map<string | number | boolean, unknown>;
+}
+
 export class PathNode {
   readonly children = new Map<string, PathNode>();
   item?: PathNode;
   /** Keys in the order the last object at this path had them: records repeat their layout. */
-  readonly order: { key: string; node: PathNode }[] = [];
+  readonly order: { key: string; node: PathNode; plain: boolean }[] = [];
+  /** Count and output cache of `rule` (shared by every node of the same rule). */
+  st?: RuleState;
   constructor(
     /** Path from the document root, e.g. `users[].email` (no leading `[].` for top-level arrays). */
     readonly full: string,
@@ -259,11 +267,13 @@ export class RecordRedactor {
     this.i = 0;
     try {
       this.ws();
+      const s = this.i;
       const r = this.rwValue(this.rootFor(section, false), where);
+      const e = this.i;
       this.ws();
       if (this.i !== text.length) return null;
       this.report.rows++;
-      return r;
+      return r === SAME ? (s === 0 && e === text.length ? text : text.slice(s, e)) : r;
     } catch (e) {
       if (e === SYNTAX) return null;
       throw e;
@@ -327,27 +337,80 @@ export class RecordRedactor {
   }
 
   private literal(): string {
-    const t = this.t;
     const s = this.i;
-    let i = s;
-    for (;;) {
-      const c = t.charCodeAt(i);
-      if ((c >= 48 && c <= 57) || (c >= 97 && c <= 122) || c === 45 || c === 43 || c === 46 || c === 69) i++;
-      else break;
-    }
-    const lit = t.slice(s, i);
-    if (!LITERAL_RE.test(lit)) throw SYNTAX;
-    this.i = i;
-    return lit;
+    return this.t.slice(s, this.literalEnd());
   }
 
-  private rwValue(n: PathNode, where?: { line: number; offset: number }): string | typeof DROP {
+  /**
+   * Reads a number, true, false or null by the JSON grammar and returns its end. What may follow is checked
+   * by the caller (',', '}', ']' or whitespace), so "01" or "truex" still fail as syntax errors.
+   */
+  private literalEnd(): number {
+    const t = this.t;
+    let i = this.i;
+    let c = t.charCodeAt(i);
+    if (c === 116 || c === 102 || c === 110) {
+      const word = c === 116 ? 'true' : c === 102 ? 'false' : 'null';
+      if (!t.startsWith(word, i)) throw SYNTAX;
+      return (this.i = i + word.length);
+    }
+    if (c === 45) c = t.charCodeAt(++i);
+    if (c === 48) c = t.charCodeAt(++i);
+    else if (c >= 49 && c <= 57) {
+      do c = t.charCodeAt(++i);
+      while (c >= 48 && c <= 57);
+    } else throw SYNTAX;
+    if (c === 46) {
+      c = t.charCodeAt(++i);
+      if (!(c >= 48 && c <= 57)) throw SYNTAX;
+      do c = t.charCodeAt(++i);
+      while (c >= 48 && c <= 57);
+    }
+    if (c === 101 || c === 69) {
+      c = t.charCodeAt(++i);
+      if (c === 43 || c === 45) c = t.charCodeAt(++i);
+      if (!(c >= 48 && c <= 57)) throw SYNTAX;
+      do c = t.charCodeAt(++i);
+      while (c >= 48 && c <= 57);
+    }
+    // A digit right after a leading zero ("01") is not JSON.
+    if (c >= 48 && c <= 57) throw SYNTAX;
+    return (this.i = i);
+  }
+
+  /**
+   * Reads the key at this.i (a '"') and returns its node. Records repeat their layout, so the key the last
+   * object at this path had at the same position is compared in place first: no string is built.
+   */
+  private memberKey(n: PathNode, idx: number): PathNode {
+    const t = this.t;
+    const ks = this.i;
+    const o = n.order[idx];
+    if (o !== undefined && o.plain && t.charCodeAt(ks + 1 + o.key.length) === 34 && t.startsWith(o.key, ks + 1)) {
+      this.i = ks + o.key.length + 2;
+      return o.node;
+    }
+    const ke = this.strEnd(ks + 1);
+    let key = t.slice(ks + 1, ke);
+    const plain = key.indexOf('\\') < 0;
+    if (!plain) key = JSON.parse(t.slice(ks, ke + 1)) as string;
+    const node = this.child(n, key);
+    n.order[idx] = { key, node, plain };
+    this.i = ke + 1;
+    return node;
+  }
+
+  private countAt(n: PathNode, rule: Rule): void {
+    (n.rule === rule ? (n.st ??= this.stateOf(rule)) : this.stateOf(rule)).n++;
+  }
+
+  private rwValue(n: PathNode, where?: { line: number; offset: number }): string | typeof DROP | typeof SAME {
     const t = this.t;
     const c = t.charCodeAt(this.i);
     const rule = n.rule;
     if (rule && rule.action === 'drop') {
       this.skipValue();
-      this.count(rule);
+      this.countAt(n, rule);
       return DROP;
     }
     if (c === 123 || c === 91) {
@@ -365,61 +428,47 @@ export class RecordRedactor {
       const s = this.i;
       const e = this.strEnd(s + 1);
       this.i = e + 1;
-      const raw = t.slice(s, e + 1);
-      const bs = t.indexOf('\\', s);
-      const val = bs < 0 || bs > e ? raw.slice(1, -1) : (JSON.parse(raw) as string);
       if (rule && rule.action === 'keep' && !rule.freeText) {
-        this.count(rule);
-        return raw;
+        this.countAt(n, rule);
+        return SAME;
       }
+      let val = t.slice(s + 1, e);
+      if (val.indexOf('\\') >= 0) val = JSON.parse(t.slice(s, e + 1)) as string;
       const r = rule ? this.applyRule(val, rule, n, where) : this.unknown(val, n, where);
-      return r === DROP ? DROP : r === val ? raw : JSON.stringify(r);
+      return r === DROP ? DROP : r === val ? SAME : JSON.stringify(r);
     }
-    const lit = this.literal();
+    const s = this.i;
+    this.literalEnd();
     if (rule && rule.action === 'keep') {
-      this.count(rule);
-      return lit;
+      this.countAt(n, rule);
+      return SAME;
     }
-    const v = JSON.parse(lit) as unknown;
+    const v = JSON.parse(t.slice(s, this.i)) as unknown;
     const r = rule ? this.applyRule(v, rule, n, where) : this.unknown(v, n, where);
-    return r === DROP ? DROP : r === v ? lit : JSON.stringify(r);
+    return r === DROP ? DROP : r === v ? SAME : JSON.stringify(r);
   }
 
-  private rwObject(n: PathNode, where?: { line: number; offset: number }): string {
+  private rwObject(n: PathNode, where?: { line: number; offset: number }): string | typeof SAME {
     const t = this.t;
+    const open = this.i;
     this.i++;
     let memberStart = this.i;
     this.ws();
     if (t.charCodeAt(this.i) === 125) {
       this.i++;
-      return t.slice(memberStart - 1, this.i);
+      return SAME;
     }
     // The output is the source text with replacements: a run of unchanged source (usually most of a record)
     // is kept as one pending range [segS, segE) and copied with one slice, instead of a concatenation per member.
     let out = '';
-    let segS = memberStart - 1;
+    let segS = open;
     let segE = memberStart;
     let first = true;
     let idx = 0;
     let commaPos = -1;
     for (;;) {
       if (t.charCodeAt(this.i) !== 34) throw SYNTAX;
-      const ks = this.i;
-      // Same key as the previous record had at this position? Compare in place, no string built.
-      const o = n.order[idx];
-      let childNode: PathNode;
-      if (o !== undefined && t.startsWith(o.key, ks + 1) && t.charCodeAt(ks + 1 + o.key.length) === 34 && o.key.indexOf('\\') < 0 && o.key.indexOf('"') < 0) {
-        childNode = o.node;
-        this.i = ks + o.key.length + 2;
-      } else {
-        const ke = this.strEnd(ks + 1);
-        const bs = t.indexOf('\\', ks);
-        const key = bs < 0 || bs > ke ? t.slice(ks + 1, ke) : (JSON.parse(t.slice(ks, ke + 1)) as string);
-        childNode = this.child(n, key);
-        n.order[idx] = { key, node: childNode };
-        this.i = ke + 1;
-      }
-      idx++;
+      const childNode = this.memberKey(n, idx++);
       this.ws();
       if (t.charCodeAt(this.i) !== 58) throw SYNTAX;
       this.i++;
@@ -442,7 +491,7 @@ export class RecordRedactor {
           segS = memberStart;
           segE = vs;
         }
-        if (segE === vs && r.length === after - vs && t.startsWith(r, vs)) segE = after;
+        if (r === SAME) segE = after;
         else {
           out += t.slice(segS, segE) + r;
           segS = segE = after;
@@ -458,25 +507,26 @@ export class RecordRedactor {
         this.ws();
       } else if (c === 125) {
         this.i++;
-        if (after === segE) return out + t.slice(segS, this.i);
+        if (after === segE) return segS === open && out === '' ? SAME : out + t.slice(segS, this.i);
         return out + t.slice(segS, segE) + t.slice(after, this.i);
       } else throw SYNTAX;
     }
   }
 
-  private rwArray(n: PathNode, where?: { line: number; offset: number }): string {
+  private rwArray(n: PathNode, where?: { line: number; offset: number }): string | typeof SAME {
     const t = this.t;
+    const open = this.i;
     this.i++;
     let elStart = this.i;
     this.ws();
     if (t.charCodeAt(this.i) === 93) {
       this.i++;
-      return t.slice(elStart - 1, this.i);
+      return SAME;
     }
     const it = this.itemOf(n);
     // Same scheme as rwObject: unchanged source runs are copied as one slice.
     let out = '';
-    let segS = elStart - 1;
+    let segS = open;
     let segE = elStart;
     let first = true;
     let commaPos = -1;
@@ -498,7 +548,7 @@ export class RecordRedactor {
           segS = elStart;
           segE = vs;
         }
-        if (segE === vs && r.length === after - vs && t.startsWith(r, vs)) segE = after;
+        if (r === SAME) segE = after;
         else {
           out += t.slice(segS, segE) + r;
           segS = segE = after;
@@ -514,7 +564,7 @@ export class RecordRedactor {
         this.ws();
       } else if (c === 93) {
         this.i++;
-        if (after === segE) return out + t.slice(segS, this.i);
+        if (after === segE) return segS === open && out === '' ? SAME : out + t.slice(segS, this.i);
         return out + t.slice(segS, segE) + t.slice(after, this.i);
       } else throw SYNTAX;
     }
@@ -583,6 +633,30 @@ export class RecordRedactor {
     return true;
   }
 
+  /**
+   * For the structural scan's member tap: the keys of a section's records whose rules feed the roster, by
+   * UTF-8 length. Null when a roster rule could apply below the record's own members (a dotted path, an
+   * array path or a `**.` rule) or a rule covers the whole record: then records are walked.
+   */
+  rosterTapKeys(section: string | null): Map<number, { bytes: Buffer; want: unknown }[]> | null {
+    const root = this.rootFor(section, false);
+    if (root.rule) return null;
+    if (this.rosterRules().some((r) => !/^[^.[\]*]+$/.test(r.path))) return null;
+    const out = new Map<number, { bytes: Buffer; want: unknown }[]>();
+    for (const { needle, rule } of this.flatRosterKeys(root)) {
+      const bytes = Buffer.from(JSON.parse(needle) as string, 'utf8');
+      const list = out.get(bytes.length) ?? [];
+      list.push({ bytes, want: rule });
+      out.set(bytes.length, list);
+    }
+    return out;
+  }
+
+  /** A roster field's value found by the member tap. */
+  collectRosterValue(want: unknown, value: string): void {
+    this.collectUnder(value, want as Rule);
+  }
+
   private readonly flatKeys = new Map<PathNode, { needle: string; rule: Rule }[]>();
   /** The keys of a record whose rules feed the roster, as they are spelled in JSON text. */
   private flatRosterKeys(root: PathNode): { needle: string; rule: Rule }[] {
@@ -626,23 +700,8 @@ export class RecordRedactor {
       }
       let idx = 0;
       for (;;) {
-        const ks = this.i;
-        if (t.charCodeAt(ks) !== 34) throw SYNTAX;
-        // Records repeat their layout: the same key order cache as rwObject.
-        const o = n.order[idx];
-        let ch: PathNode;
-        if (o !== undefined && t.startsWith(o.key, ks + 1) && t.charCodeAt(ks + 1 + o.key.length) === 34 && o.key.indexOf('\\') < 0 && o.key.indexOf('"') < 0) {
-          ch = o.node;
-          this.i = ks + o.key.length + 2;
-        } else {
-          const ke = this.strEnd(ks + 1);
-          const bs = t.indexOf('\\', ks);
-          const key = bs < 0 || bs > ke ? t.slice(ks + 1, ke) : (JSON.parse(t.slice(ks, ke + 1)) as string);
-          ch = this.child(n, key);
-          n.order[idx] = { key, node: ch };
-          this.i = ke + 1;
-        }
-        idx++;
+        if (t.charCodeAt(this.i) !== 34) throw SYNTAX;
+        const ch = this.memberKey(n, idx++);
         this.ws();
         if (t.charCodeAt(this.i) !== 58) throw SYNTAX;
         this.i++;
@@ -781,7 +840,7 @@ export class RecordRedactor {
     }
     if (v === null || v === undefined || v === '') return v;
     // Exports repeat the same people on every row: remember each rule's output per input value.
-    const st = this.stateOf(rule);
+    const st = n.rule === rule ? (n.st ??= this.stateOf(rule)) : this.stateOf(rule);
     st.n++;
     let out = st.cache.get(v as string);
     if (out === undefined) {

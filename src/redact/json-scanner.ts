@@ -23,6 +23,19 @@ export interface JsonScanHandler {
   close(): void;
 }
 
+/**
+ * Reads the string members of records as the structural scan passes them, without handing the record over:
+ * the roster pre-pass uses it to pick out a few keys of millions of flat records. Only members of the record
+ * itself (depth 1) are looked at; a record it cannot read on its own terms (an escaped key, a container or
+ * array under a wanted key, a record cut by the end of a chunk) goes to rawRecord as usual.
+ */
+export interface MemberTap {
+  /** The wanted keys of a section's records, by their byte length; null: hand every record over. */
+  keys(section: string | null): Map<number, { bytes: Buffer; want: unknown }[]> | null;
+  /** The string value of a wanted key. */
+  value(want: unknown, value: string): void;
+}
+
 export interface RecordLocation {
   line: number;
   offset: number;
@@ -80,6 +93,7 @@ export class JsonScanner {
     private readonly file: string,
     private readonly h: JsonScanHandler,
     resume?: ScanResume,
+    private readonly tap?: MemberTap,
   ) {
     if (resume) {
       this.base = resume.base;
@@ -268,7 +282,82 @@ export class JsonScanner {
   }
 
   /** Advances the capture of one value; returns false when more input is needed. */
+  private tapKeys: { section: string | null; keys: Map<number, { bytes: Buffer; want: unknown }[]> | null } | null = null;
+
+  /**
+   * The tap's reading of a record that starts at vStart and ends in this buffer: true when the record was
+   * read (and emitted) here, false when the ordinary capture must take it.
+   */
+  private tapRecord(): boolean {
+    const b = this.buf;
+    const s = this.vStart;
+    if (b[s] !== 0x7b || this.state === S.TopObjValue) return false;
+    const section = this.state === S.SectionValueOrEnd ? this.section : null;
+    if (!this.tapKeys || this.tapKeys.section !== section) this.tapKeys = { section, keys: this.tap!.keys(section) };
+    const keys = this.tapKeys.keys;
+    if (!keys) return false;
+    const n = b.length;
+    let p = s + 1;
+    let depth = 1;
+    let lines = 0;
+    let expectKey = true;
+    let want: unknown = undefined;
+    const found: [unknown, number, number][] = [];
+    while (p < n) {
+      const c = b[p]!;
+      if (c === QUOTE) {
+        const e = findStringEnd(b, p + 1);
+        if (e < 0) return false;
+        if (depth === 1) {
+          if (expectKey) {
+            expectKey = false;
+            want = undefined;
+            for (let q = p + 1; q < e; q++) if (b[q] === BSLASH) return false; // an escaped key: read it properly
+            const cands = keys.get(e - p - 1);
+            if (cands) want = matchKey(cands, b, p + 1);
+          } else if (want !== undefined) {
+            found.push([want, p, e]);
+            want = undefined;
+          }
+        }
+        p = e + 1;
+      } else if (c === 0x7b || c === 0x5b) {
+        if (depth === 1 && want !== undefined) return false; // a wanted key holding a container
+        depth++;
+        p++;
+      } else if (c === 0x7d || c === 0x5d) {
+        depth--;
+        p++;
+        if (depth === 0) break;
+      } else {
+        if (depth === 1 && c === 0x2c) {
+          expectKey = true;
+          want = undefined;
+        } else if (c === 0x0a) lines++;
+        p++;
+      }
+    }
+    if (depth !== 0) return false;
+    for (const [w, vs, ve] of found) {
+      let raw = b.toString('utf8', vs + 1, ve);
+      if (raw.indexOf('\\') >= 0) {
+        try {
+          raw = JSON.parse(`"${raw}"`) as string;
+        } catch {
+          return false; // a bad escape: the ordinary path names the error and its place
+        }
+      }
+      this.tap!.value(w, raw);
+    }
+    this.vStart = -1;
+    this.pos = p;
+    this.line += lines;
+    this.state = this.state === S.SectionValueOrEnd ? S.SectionCommaOrEnd : S.TopArrayCommaOrEnd;
+    return true;
+  }
+
   private captureValue(): boolean {
+    if (this.tap && this.vCursor === this.vStart && this.tapRecord()) return true;
     const b = this.buf;
     const n = b.length;
     let p = this.vCursor;
@@ -352,6 +441,17 @@ export class JsonScanner {
       this.state = S.TopArrayCommaOrEnd;
     }
   }
+}
+
+/** The `want` of the candidate whose bytes are at b[at…] (all candidates have the same length), or undefined. */
+function matchKey(cands: { bytes: Buffer; want: unknown }[], b: Buffer, at: number): unknown {
+  // Keys are short: a byte loop beats Buffer#compare's argument checks.
+  next: for (const k of cands) {
+    const kb = k.bytes;
+    for (let i = kb.length - 1; i >= 0; i--) if (kb[i] !== b[at + i]) continue next;
+    return k.want;
+  }
+  return undefined;
 }
 
 /** Parses one JSON value held in bytes; errors name the file, line and byte offset. */

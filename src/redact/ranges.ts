@@ -35,7 +35,7 @@ export interface RangeScanner {
 }
 
 /** The scanner that fills the roster from the fields of roster rules; nothing is written. */
-export function rosterScanner(engine: RecordRedactor, format: RedactFormat, start: RangeStart | null = null): RangeScanner {
+export function rosterScanner(engine: RecordRedactor, format: RedactFormat, start: RangeStart | null = null, options: { memberTap?: boolean } = {}): RangeScanner {
   const file = engine.report.source;
   if (format === 'csv') {
     const cols = new Map(engine.rosterRules().map((r) => [r.path, r]));
@@ -77,6 +77,8 @@ export function rosterScanner(engine: RecordRedactor, format: RedactFormat, star
     file,
     { open() {}, sectionStart() {}, sectionEnd() {}, record: (section, v) => collect(section, v), rawRecord: raw, value: (section, v) => collect(section, v, true), close() {} },
     resumeOf(start),
+    // Flat records: the roster fields are read during the structural scan; the record is never decoded.
+    options.memberTap === false ? undefined : { keys: (section) => engine.rosterTapKeys(section), value: (want, v) => engine.collectRosterValue(want, v) },
   );
   return jsonScanner(s);
 }
