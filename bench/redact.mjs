@@ -7,6 +7,7 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmS
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
+import { availableParallelism } from 'node:os';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const WORK = join(ROOT, 'bench', '.work');
@@ -143,10 +144,17 @@ async function main() {
   };
   const py = await run('python json.load + bare sha256[:12] (common advice)', jsonMb, 'python3', [pyFile, jsonFile, out('py.json')]);
   await run('jq (same two fields, no hash)', jsonMb, 'jq', ['-c', JQ_PROGRAM, jsonFile], {});
-  await run('clariguard redact, flat-entries preset, free text, roster pre-pass', jsonMb, process.execPath, [bin, 'redact', '--in', jsonFile, '--out', out('cg.json'), '--report', out('cg-report.json')], env);
-  await run('clariguard redact --single-pass', jsonMb, process.execPath, [bin, 'redact', '--single-pass', '--in', jsonFile, '--out', out('cg1.json')], env);
+  const cores = availableParallelism();
+  await run(`clariguard redact (default: flat-entries preset, free text, roster pre-pass, ${cores} threads)`, jsonMb, process.execPath, [bin, 'redact', '--in', jsonFile, '--out', out('cg.json'), '--report', out('cg-report.json')], env);
+  await run('clariguard redact, one thread (CLARIGUARD_REDACT_THREADS=0)', jsonMb, process.execPath, [bin, 'redact', '--in', jsonFile, '--out', out('cg0.json')], { ...env, CLARIGUARD_REDACT_THREADS: '0' });
+  await run('clariguard redact --single-pass (one thread, no pre-pass)', jsonMb, process.execPath, [bin, 'redact', '--single-pass', '--in', jsonFile, '--out', out('cg1.json')], env);
   const pyCsv = await run('python csv + bare sha256[:12]', csvMb, 'python3', [pyCsvFile, csvFile, out('py.csv')]);
-  await run('clariguard redact, forecast-csv preset (csv)', csvMb, process.execPath, [bin, 'redact', '--in', csvFile, '--out', out('cg.csv')], env);
+  await run(`clariguard redact, forecast-csv preset (csv, ${cores} threads)`, csvMb, process.execPath, [bin, 'redact', '--in', csvFile, '--out', out('cg.csv')], env);
+  await run('clariguard redact, forecast-csv preset (csv, one thread)', csvMb, process.execPath, [bin, 'redact', '--in', csvFile, '--out', out('cg0.csv')], { ...env, CLARIGUARD_REDACT_THREADS: '0' });
+  // The parallel and one-thread outputs must be the same bytes.
+  for (const [a, b] of [['cg.json', 'cg0.json'], ['cg.csv', 'cg0.csv']]) {
+    if (!readFileSync(out(a)).equals(readFileSync(out(b)))) throw new Error(`${a} and ${b} differ: parallel redaction must give the one-thread output`);
+  }
 
   const report = JSON.parse(readFileSync(out('cg-report.json'), 'utf8'));
   console.log(`\nclariguard redact benchmark: ${ENTRIES.toLocaleString()} flat entries (${jsonMb.toFixed(0)} MB JSON), ${CSV_ROWS.toLocaleString()} CSV rows (${csvMb.toFixed(0)} MB)\n`);
@@ -162,7 +170,7 @@ async function main() {
   }
   console.log(`\nload average during the run: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} (CPU seconds are the fairer comparison on a shared machine)`);
   console.log(`\nflat JSON report: rows ${report.rows}, detectors ${JSON.stringify(report.detectors)}, roster ${report.roster.size}, key ${report.keyId}`);
-  if (!process.env.BENCH_KEEP) for (const f of ['py.json', 'cg.json', 'cg1.json', 'py.csv', 'cg.csv', 'warm.json']) rmSync(out(f), { force: true });
+  if (!process.env.BENCH_KEEP) for (const f of ['py.json', 'cg.json', 'cg0.json', 'cg1.json', 'py.csv', 'cg.csv', 'cg0.csv', 'warm.json']) rmSync(out(f), { force: true });
 }
 
 main().catch((e) => {

@@ -3,12 +3,11 @@ import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { PassThrough, Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { ClariguardError, ExitCode, UsageError } from '../errors.js';
 import { redactStream, type Policy, type RedactionReport } from '../redact/index.js';
 import type { SecretValue } from '../secrets/value.js';
 import { AtomicFileWriter } from '../util/atomic.js';
+import { memoryGovernor } from '../util/memory.js';
 import {
   ACTIVITY_TYPES,
   FORECAST_TYPES,
@@ -199,33 +198,6 @@ function removeStaleTemps(target: string): void {
 }
 
 // ------------------------------------------------------------------ the pipeline to disk
-
-/**
- * Keeps peak RSS flat on big exports. The stages allocate short-lived buffers and strings much faster than V8
- * decides to grow-then-collect the old generation, so RSS climbs with export size although little is live
- * (with a capped heap the same export runs in ~150 MB). A full collection when RSS passes a threshold, checked
- * every 8 MiB received, costs a few milliseconds per check and keeps memory independent of export size.
- */
-const GC_CHECK_BYTES = 8 << 20;
-const GC_RSS_THRESHOLD = 140 << 20;
-let forcedGc: (() => void) | null | undefined;
-function memoryGovernor(): (bytes: number) => void {
-  if (forcedGc === undefined) {
-    try {
-      setFlagsFromString('--expose-gc');
-      forcedGc = runInNewContext('gc') as () => void;
-    } catch {
-      forcedGc = null;
-    }
-  }
-  let next = GC_CHECK_BYTES;
-  return (bytes) => {
-    if (bytes < next || !forcedGc) return;
-    next = bytes + GC_CHECK_BYTES;
-    if (process.memoryUsage.rss() > GC_RSS_THRESHOLD) forcedGc();
-  };
-}
-
 
 interface WriteArgs {
   kind: ExportKind;

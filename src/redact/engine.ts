@@ -11,6 +11,10 @@ export type Redacted = unknown | typeof DROP;
 
 export const CREDENTIAL_REPLACEMENT = '[credential-removed]';
 
+// Cache sizes (entries, per thread): exports repeat their people on every row.
+const RULE_CACHE_LIMIT = 100_000;
+const TEXT_CACHE_LIMIT = 50_000;
+
 const SYNTAX: unique symbol = Symbol('syntax');
 /** rwValue's answer for "the source text of this value stays as it is" (no slice, no comparison). */
 const SAME: unique symbol = Symbol('same');
@@ -845,7 +849,7 @@ export class RecordRedactor {
     let out = st.cache.get(v as string);
     if (out === undefined) {
       out = this.transformScalar(v as string | number | boolean, rule);
-      if (st.cache.size >= 100_000) st.cache.clear();
+      if (st.cache.size >= RULE_CACHE_LIMIT) st.cache.clear();
       st.cache.set(v as string, out);
     }
     return out;
@@ -924,7 +928,7 @@ export class RecordRedactor {
     }
     const out = this.scanUncached(s);
     if (cacheable) {
-      if (this.textCache.size >= 50_000) this.textCache.clear();
+      if (this.textCache.size >= TEXT_CACHE_LIMIT) this.textCache.clear();
       this.textCache.set(s, out);
     }
     return out;

@@ -188,7 +188,10 @@ export interface RedactFileOptions {
   key: Buffer;
   /** Skip the roster pre-pass over an input file (one pass only; names are then known once seen). */
   singlePass?: boolean;
-  /** Worker threads for JSON/NDJSON records (default 0; CLARIGUARD_REDACT_THREADS overrides). */
+  /**
+   * Threads for a file input (default: one per CPU, up to 8, for files of 16 MB and more; 0 or 1: this thread
+   * only; CLARIGUARD_REDACT_THREADS overrides). For stdin, a number above 0 starts a pool of record workers.
+   */
   threads?: number;
   stdin?: Readable;
   stdout?: Writable;
@@ -210,10 +213,11 @@ function defaultThreads(): number {
 async function redactFileInRanges(
   file: string,
   output: Writable,
-  o: RedactFileOptions & { policy?: Policy; threads: number; sourceName: string; tmpDir: string },
+  o: RedactFileOptions & { policy?: Policy; threads: number; explicitThreads: boolean; sourceName: string; tmpDir: string },
 ): Promise<RedactionReport | null> {
   const size = statSync(file).size;
-  if (size < PARALLEL_MIN_BYTES && !process.env.CLARIGUARD_REDACT_THREADS) return null;
+  // Small files only when threads were asked for explicitly.
+  if (size < PARALLEL_MIN_BYTES && !o.explicitThreads && !process.env.CLARIGUARD_REDACT_THREADS) return null;
   const head = readHead(file, HEAD_BYTES);
   const chosen = chooseFormatAndPolicy(head, { format: o.format, preset: o.preset, policy: o.policy, sourceName: o.sourceName });
   if (!chosen.policy) return null;
@@ -253,7 +257,7 @@ export async function redactFile(o: RedactFileOptions): Promise<RedactionReport>
   const threads = o.threads ?? defaultThreads();
   try {
     if (o.in && o.in !== '-' && !o.singlePass && threads > 1) {
-      const report = await redactFileInRanges(o.in, output, { ...o, policy, threads, sourceName, tmpDir: o.out && o.out !== '-' ? dirname(o.out) : tmpdir() });
+      const report = await redactFileInRanges(o.in, output, { ...o, policy, threads, explicitThreads: o.threads !== undefined, sourceName, tmpDir: o.out && o.out !== '-' ? dirname(o.out) : tmpdir() });
       if (report) {
         input.destroy();
         if (writer) {

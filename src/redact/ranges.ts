@@ -164,11 +164,15 @@ export class RangeReader {
   private pos: number;
   constructor(
     private readonly fd: number,
-    from: number,
+    private readonly from: number,
     private to: number,
     private readonly scanner: RangeScanner,
   ) {
     this.pos = from;
+  }
+  /** Bytes read so far. */
+  get consumed(): number {
+    return this.pos - this.from;
   }
   get done(): boolean {
     return this.pos >= this.to;
@@ -177,11 +181,15 @@ export class RangeReader {
   extend(to: number): void {
     this.to = to;
   }
+  // Two read buffers, used in turn: a scanner keeps at most a view of the previous chunk (a record cut at its
+  // end), never of the one before. A fresh buffer per chunk left tens of MB of dead buffers per thread.
+  private readonly bufs = [Buffer.allocUnsafeSlow(READ_CHUNK), Buffer.allocUnsafeSlow(READ_CHUNK)];
+  private turn = 0;
+
   step(): void {
     const want = Math.min(READ_CHUNK, this.to - this.pos);
     if (want <= 0) return;
-    // A fresh buffer per chunk: the scanner may keep a view of it (a record cut at the chunk's end).
-    const chunk = Buffer.allocUnsafe(want);
+    const chunk = this.bufs[(this.turn ^= 1)]!.subarray(0, want);
     const n = readSync(this.fd, chunk, 0, want, this.pos);
     if (n <= 0) throw new Error(`the input file shrank while being read (at byte ${this.pos})`);
     this.pos += n;
