@@ -144,6 +144,10 @@ export class Utf8Validator extends Transform {
     this.carry = cut < buf.length ? Buffer.from(buf.subarray(cut)) : Buffer.alloc(0);
     return body;
   }
+  /** Bytes of an incomplete multi-byte sequence are held back for the next chunk. */
+  get holding(): boolean {
+    return this.carry.length > 0;
+  }
   /** Throws when the input ended inside a multi-byte sequence. */
   checkEnd(): void {
     if (this.carry.length) throw new InputError(this.file, 'invalid UTF-8 (truncated multi-byte sequence at end of input)', { line: this.lines, offset: this.base });

@@ -469,7 +469,13 @@ export function parseJsonSlice(slice: Buffer, file: string, line: number, offset
     const m = /position (\d+)/.exec(msg);
     const charPos = m ? Number(m[1]) : 0;
     const bytePos = Buffer.byteLength(text.slice(0, charPos));
-    const detail = msg.replace(/^.*?(Unexpected|Expected|Bad|Unterminated)/, '$1').replace(/ in JSON at position \d+.*$/, '').replace(/, ".*$/, '');
+    // V8 quotes the surrounding text ('..."otes": tru\n  }" is not valid JSON'): that text is the export's
+    // data, so it never goes into the message; control characters are named, so the error stays one line.
+    const detail = msg
+      .replace(/^[\s\S]*?(Unexpected|Expected|Bad|Unterminated)/, '$1')
+      .replace(/ in JSON at position \d+[\s\S]*$/, '')
+      .replace(/,\s*(?:\.\.\.)?"[\s\S]*$/, '')
+      .replace(/[\u0000-\u001f]/g, (c) => JSON.stringify(c).slice(1, -1));
     throw new InputError(file, `malformed JSON: ${detail}`, { line: line + countNewlines(slice, bytePos), offset: offset + bytePos });
   }
 }

@@ -369,12 +369,15 @@ class WorkerExecutor implements Executor {
       this.waiting = null;
       w?.resolve(m);
     });
-    this.worker.on('error', (e) => {
-      this.failed = e;
-      const w = this.waiting;
-      this.waiting = null;
-      w?.resolve({ type: 'error', failure: describeFailure(e) });
-    });
+    this.worker.on('error', (e) => this.fail(e));
+    // A worker that ends while a range is pending (terminated, or exited on its own) fails that range.
+    this.worker.on('exit', (code) => this.fail(new Error(`a redaction thread stopped (exit code ${code})`)));
+  }
+  private fail(e: Error): void {
+    this.failed ??= e;
+    const w = this.waiting;
+    this.waiting = null;
+    w?.resolve({ type: 'error', failure: describeFailure(e) });
   }
   private ask(msg: unknown): Promise<WorkerReply> {
     if (this.failed) return Promise.resolve({ type: 'error', failure: describeFailure(this.failed) });
@@ -519,12 +522,14 @@ async function runPhase(
   let next = 1; // index (in the original numbering) of the range after the current one
   let current = pending[0]!;
   let exec = executors[0]!;
+  let failed = false;
   try {
     for (;;) {
       let r: RangeResult;
       try {
         r = await current;
       } catch (e) {
+        failed = true;
         throw located(e, o.source, lineAt[lineAt.length - 1]!);
       }
       if (next >= n) {
@@ -553,9 +558,11 @@ async function runPhase(
       current.catch(() => undefined);
     }
   } finally {
+    // On failure the other ranges' work is useless: stop the threads now rather than wait for them.
+    if (failed) for (const e of executors) e.close();
     // Every task is settled before the next phase reuses its executor.
     await Promise.allSettled(pending);
-    for (const e of executors) await e.finishTask().catch(() => undefined);
+    if (!failed) for (const e of executors) await e.finishTask().catch(() => undefined);
   }
   return { cuts: keptCuts, results, parts: keptParts };
 }

@@ -150,7 +150,8 @@ function csvScanner(splitter: CsvSplitter, utf8: Utf8Validator): RangeScanner {
       utf8.checkEnd();
       splitter.end();
     },
-    atRecordBoundary: () => splitter.atRecordBoundary(),
+    // A cut inside a multi-byte character can leave the splitter right after a line end: not a boundary.
+    atRecordBoundary: () => splitter.atRecordBoundary() && !utf8.holding,
     get lineNo() {
       return splitter.lineNo;
     },

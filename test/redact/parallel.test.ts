@@ -208,6 +208,32 @@ describe('clariguard redact on a file, with worker threads', () => {
 });
 
 
+describe('clariguard redact with worker threads on bad input', () => {
+  it('exits 65 naming the file, line and offset of an error in a worker range, and leaves nothing behind', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const key = canary('cgkey');
+      const env = isolatedEnv(dir, { CG_KEY: key });
+      const rows = Array.from({ length: 2000 }, (_, k) => ({ owner: k % NAMES.length, mention: k === 1900 ? 'x' : '', amount: k, nested: false }));
+      const file = join(dir, 'bad.json');
+      writeFileSync(file, flatDoc(rows, true).replace('"notes": "x"', '"notes": tru'));
+      const args = ['redact', '--in', file, '--out', join(dir, 'out.json'), '--key', 'env:CG_KEY'];
+      const par = await runCli(args, { env: { ...env, CLARIGUARD_REDACT_THREADS: '2' } });
+      const one = await runCli(args, { env: { ...env, CLARIGUARD_REDACT_THREADS: '0' } });
+      expect(par.code).toBe(65);
+      expect(par.stderr.trim().split('\n')).toHaveLength(1);
+      expect(par.stderr).toMatch(/bad\.json \(line \d+, byte offset \d+\)/);
+      expect(par.stderr).toBe(one.stderr);
+      // The parser's message quotes the surrounding text: the export's data must not reach the error.
+      expect(par.stderr).not.toMatch(/notes|Silva|Okafor|acme/);
+      expect(readdirSync(dir).filter((f) => f !== 'clariguard')).toEqual(['bad.json']);
+      expectNoLeak(par.stdout + par.stderr, key);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
 describe('the roster pre-pass reads flat records without decoding them', () => {
   it('finds exactly the names the member walk finds (escaped keys, duplicates, nested decoys, arrays, escapes)', async () => {
     const { RecordRedactor } = await import('../../src/redact/engine.js');
