@@ -211,9 +211,6 @@ export class RangeTask {
     this.sink?.close();
   }
 
-  get report(): RedactionReport {
-    return this.engine.report;
-  }
 }
 
 // ---- Where to cut ---------------------------------------------------------------------------------------
@@ -462,16 +459,22 @@ export async function redactInRanges(o: ParallelOptions): Promise<RedactionRepor
   trackTemp(dir);
   try {
     const startOf = (c: Cut): RangeStart => ({ base: c.at, section: c.section, kind: plan!.layout.kind, csv: plan!.layout.csv });
-    // Phase 1: rosters per range; the cuts that survive are the confirmed record starts.
-    const p1 = await runPhase('roster', plan.cuts, executors, o, startOf, null, dir);
-    const roster = new Map<string, string>();
-    for (const r of p1.results) for (const [v, rep] of r.roster ?? []) if (!roster.has(v)) roster.set(v, rep);
-    const merged = [...roster];
+    // Phase 1: rosters per range (none without roster rules); the cuts that survive are confirmed record starts.
+    let cuts = plan.cuts;
+    let merged: [string, string][] = [];
+    if (o.policy.rules.some((r) => r.roster)) {
+      const p1 = await runPhase('roster', plan.cuts, executors, o, startOf, null, dir);
+      const roster = new Map<string, string>();
+      for (const r of p1.results) for (const [v, rep] of r.roster ?? []) if (!roster.has(v)) roster.set(v, rep);
+      merged = [...roster];
+      cuts = p1.cuts;
+    }
     // Phase 2: redaction, each range with the whole roster.
-    const p2 = await runPhase('redact', p1.cuts, executors, o, startOf, merged, dir);
+    const p2 = await runPhase('redact', cuts, executors, o, startOf, merged, dir);
     // The workers are done: their heaps go before the parts are copied.
     for (const e of executors) e.close();
     const report = await assemble(p2, o.output);
+    report.roster.prepass = o.policy.rules.some((r) => r.roster);
     report.durationMs = Date.now() - started;
     report.bytesIn = o.size;
     return report;
@@ -582,7 +585,6 @@ async function assemble(p: PhaseResult, output: Writable): Promise<RedactionRepo
   const govern = memoryGovernor(GC_RSS_THRESHOLD);
   const [first, ...rest] = p.results;
   const report = structuredClone(first!.report!);
-  report.roster.prepass = true;
   let bytesOut = first!.bytesOut;
   let hasRecords = first!.json ? !first!.json.sectionFirst : false;
   for (let k = 0; k < rest.length; k++) {

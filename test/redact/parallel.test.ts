@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
-import { presetPolicy, redactFile, type RedactFormat } from '../../src/redact/index.js';
+import { parsePolicy, presetPolicy, redactFile, type RedactFormat } from '../../src/redact/index.js';
 import { planCuts, redactInRanges, type Cut } from '../../src/redact/parallel.js';
 import { canary, expectNoLeak, expectNoLeakInDir } from '../helpers/canary.js';
 import { runCli, isolatedEnv, tempDir } from '../helpers/cli.js';
@@ -150,6 +150,23 @@ describe('parallel redaction gives exactly the single-thread output', () => {
       }),
       { numRuns: 6 },
     );
+  });
+
+  it('a policy without roster rules (no roster phase: the redaction phase confirms the cuts)', async () => {
+    const policy = parsePolicy({ rules: [{ path: 'ownerEmail', action: 'mask', with: 'x' }, { path: 'notes', action: 'drop' }], unknownFields: 'keep' });
+    const rows = Array.from({ length: 300 }, (_, k) => ({ owner: k % NAMES.length, mention: k % 3 ? 'ask Ana Silva' : '', amount: k, nested: k % 40 === 0 }));
+    const file = join(TMP, `noroster-${n++}.json`);
+    writeFileSync(file, flatDoc(rows, true));
+    const one = sink();
+    const want = await redactFile({ in: file, format: 'json', policy, key: KEY, threads: 0, stdout: one.out });
+    const size = statSync(file).size;
+    for (const cuts of [undefined, [{ at: 17, section: null }, { at: Math.floor(size / 2), section: null }]]) {
+      const par = sink();
+      const got = await redactInRanges({ file, size, head: readFileSync(file).subarray(0, 4096), format: 'json', policy, presetName: null, key: KEY, source: file, output: par.out, threads: 4, tmpDir: TMP, workers: false, cuts });
+      expect(par.text()).toBe(one.text());
+      expect(counts(got!)).toEqual(counts(want));
+      expect(got!.roster.prepass).toBe(false);
+    }
   });
 
   it('the guesser cuts a flat export at record starts', () => {
