@@ -58,6 +58,8 @@ export interface RedactStreamOptions {
   rosterFrom?: string;
   /** Worker threads for JSON/NDJSON (0, the default: none). Requires the built package (dist/redact/worker.js). */
   threads?: number;
+  /** Called with the size of each chunk read, by the roster pre-pass and by the redaction. */
+  onInput?: (bytes: number) => void;
 }
 
 const HEAD_BYTES = 256 * 1024;
@@ -157,8 +159,8 @@ export async function redactStream(input: Readable, output: Writable, options: R
   // Without a policy the head did not show a record yet (a huge first value): decide on the first record.
   const autoPreset = chosen.policy === null;
   const policy = chosen.policy ?? parsePolicy({ rules: [] });
-  const redactor = buildRedactor(policy, options.key, { sourceName: source, presetName, autoPreset, threads: options.threads });
-  if (options.rosterFrom && !autoPreset) await rosterPrepass(redactor, options.rosterFrom, format);
+  const redactor = buildRedactor(policy, options.key, { sourceName: source, presetName, autoPreset, threads: options.threads, onInput: options.onInput });
+  if (options.rosterFrom && !autoPreset) await rosterPrepass(redactor, options.rosterFrom, format, options.onInput);
   await pipeline(stream, redactor.transform(format), output);
   return redactor.report();
 }
@@ -167,12 +169,15 @@ export async function redactStream(input: Readable, output: Writable, options: R
  * Fills the roster before the real pass, so a name mentioned in free text before its owner's record (entries
  * before users[]) is still found. Only the fields of roster rules are read; nothing is written.
  */
-export async function rosterPrepass(redactor: Redactor, file: string, format: RedactFormat): Promise<void> {
+export async function rosterPrepass(redactor: Redactor, file: string, format: RedactFormat, onInput?: (bytes: number) => void): Promise<void> {
   const engine = redactor.engine;
   if (engine.rosterRules().length === 0) return;
   engine.report.roster.prepass = true;
   const scanner = rosterScanner(engine, format);
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) scanner.push(chunk as Buffer);
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
+    scanner.push(chunk as Buffer);
+    onInput?.((chunk as Buffer).length);
+  }
   scanner.end();
   // Pseudonyms that depend on the roster (`as: auto`) are decided again with the whole roster.
   engine.clearRuleCaches();
@@ -195,6 +200,11 @@ export interface RedactFileOptions {
   threads?: number;
   stdin?: Readable;
   stdout?: Writable;
+  /**
+   * Progress: bytes of work done and the total when it is known (a file: its size once per pass, so twice with
+   * the roster pre-pass; stdin: null).
+   */
+  onProgress?: (done: number, total: number | null) => void;
 }
 
 /** Files smaller than this are read by one thread: starting a worker costs more than it saves. */
@@ -213,7 +223,7 @@ function defaultThreads(): number {
 async function redactFileInRanges(
   file: string,
   output: Writable,
-  o: RedactFileOptions & { policy?: Policy; threads: number; explicitThreads: boolean; sourceName: string; tmpDir: string },
+  o: RedactFileOptions & { policy?: Policy; threads: number; explicitThreads: boolean; sourceName: string; tmpDir: string; onInput?: (bytes: number) => void },
 ): Promise<RedactionReport | null> {
   const size = statSync(file).size;
   // Small files only when threads were asked for explicitly.
@@ -221,7 +231,7 @@ async function redactFileInRanges(
   const head = readHead(file, HEAD_BYTES);
   const chosen = chooseFormatAndPolicy(head, { format: o.format, preset: o.preset, policy: o.policy, sourceName: o.sourceName });
   if (!chosen.policy) return null;
-  return redactInRanges({ file, size, head, format: chosen.format, policy: chosen.policy, presetName: chosen.presetName, key: o.key, source: o.sourceName, output, threads: o.threads, tmpDir: o.tmpDir });
+  return redactInRanges({ file, size, head, format: chosen.format, policy: chosen.policy, presetName: chosen.presetName, key: o.key, source: o.sourceName, output, threads: o.threads, tmpDir: o.tmpDir, onInput: o.onInput });
 }
 
 function readHead(file: string, n: number): Buffer {
@@ -255,9 +265,18 @@ export async function redactFile(o: RedactFileOptions): Promise<RedactionReport>
   const writer = o.out && o.out !== '-' ? new AtomicFileWriter(o.out, { mode: 0o600 }) : undefined;
   const output = writer ?? o.stdout ?? process.stdout;
   const threads = o.threads ?? defaultThreads();
+  let done = 0;
+  let total: number | null = null;
+  if (o.in && o.in !== '-' && o.onProgress) {
+    const size = statSync(o.in).size;
+    const policyForCount = policy ?? (o.preset ? presetPolicy(o.preset) : undefined);
+    // Without an explicit policy the preset is only known later: assume the presets' roster pre-pass.
+    total = o.singlePass || (policyForCount && !policyForCount.rules.some((r) => r.roster)) ? size : 2 * size;
+  }
+  const onInput = o.onProgress ? (bytes: number) => o.onProgress!((done += bytes), total === null ? null : Math.max(total, done)) : undefined;
   try {
     if (o.in && o.in !== '-' && !o.singlePass && threads > 1) {
-      const report = await redactFileInRanges(o.in, output, { ...o, policy, threads, explicitThreads: o.threads !== undefined, sourceName, tmpDir: o.out && o.out !== '-' ? dirname(o.out) : tmpdir() });
+      const report = await redactFileInRanges(o.in, output, { ...o, policy, threads, explicitThreads: o.threads !== undefined, sourceName, tmpDir: o.out && o.out !== '-' ? dirname(o.out) : tmpdir(), onInput });
       if (report) {
         input.destroy();
         if (writer) {
@@ -277,6 +296,7 @@ export async function redactFile(o: RedactFileOptions): Promise<RedactionReport>
       rosterFrom: o.in && o.in !== '-' && !o.singlePass ? o.in : undefined,
       // Streams are read by one thread; the worker pool for them is opt-in (CLARIGUARD_REDACT_THREADS).
       threads: o.threads ?? (process.env.CLARIGUARD_REDACT_THREADS ? defaultThreads() : 0),
+      onInput,
     });
     if (writer) await writer.commit();
     return report;

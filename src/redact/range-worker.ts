@@ -5,6 +5,20 @@ import { describeFailure, RangeTask, type EngineInit, type RangeJob } from './pa
 const { init, file } = workerData as { init: EngineInit; file: string };
 let task: RangeTask | undefined;
 
+// Progress goes to the main thread every 8 MiB read, not every chunk.
+let unreported = 0;
+const progress = (bytes: number): void => {
+  unreported += bytes;
+  if (unreported < 8 << 20) return;
+  parentPort!.postMessage({ type: 'progress', bytes: unreported });
+  unreported = 0;
+};
+
+function flushProgress(): void {
+  if (unreported) parentPort!.postMessage({ type: 'progress', bytes: unreported });
+  unreported = 0;
+}
+
 type Message = { type: 'start'; job: RangeJob } | { type: 'extend'; to: number; last: boolean; nextSection: string | null } | { type: 'finish' };
 
 parentPort!.on('message', (m: Message) => {
@@ -15,10 +29,14 @@ async function handle(m: Message): Promise<void> {
   try {
     if (m.type === 'start') {
       task?.close();
-      task = new RangeTask(init, file, m.job);
-      parentPort!.postMessage({ type: 'result', result: await task.run() });
+      task = new RangeTask(init, file, m.job, undefined, progress);
+      const result = await task.run();
+      flushProgress();
+      parentPort!.postMessage({ type: 'result', result });
     } else if (m.type === 'extend') {
-      parentPort!.postMessage({ type: 'result', result: await task!.extend(m.to, m.last, m.nextSection) });
+      const result = await task!.extend(m.to, m.last, m.nextSection);
+      flushProgress();
+      parentPort!.postMessage({ type: 'result', result });
     } else {
       task?.close();
       task = undefined;

@@ -187,14 +187,16 @@ export class RangeReader {
   private readonly bufs = [Buffer.allocUnsafeSlow(READ_CHUNK), Buffer.allocUnsafeSlow(READ_CHUNK)];
   private turn = 0;
 
-  step(): void {
+  /** Reads and scans the next chunk; returns its size. */
+  step(): number {
     const want = Math.min(READ_CHUNK, this.to - this.pos);
-    if (want <= 0) return;
+    if (want <= 0) return 0;
     const chunk = this.bufs[(this.turn ^= 1)]!.subarray(0, want);
     const n = readSync(this.fd, chunk, 0, want, this.pos);
     if (n <= 0) throw new Error(`the input file shrank while being read (at byte ${this.pos})`);
     this.pos += n;
     this.scanner.push(n === want ? chunk : chunk.subarray(0, n));
+    return n;
   }
   /** Reads to the end synchronously. */
   runAll(): void {

@@ -27,6 +27,8 @@ export interface RedactorInternalOptions {
   autoPreset?: boolean;
   /** Worker threads for JSON/NDJSON records (0: all in this thread). Needs the built dist/ (worker.js). */
   threads?: number;
+  /** Called with the size of each input chunk read (progress). */
+  onInput?: (bytes: number) => void;
 }
 
 const OUT_BATCH = 1 << 20;
@@ -65,8 +67,8 @@ export function buildRedactor(policy: Policy, key: Buffer, opts: RedactorInterna
     },
     transform(format) {
       engine.report.format = format;
-      if (format === 'csv') return csvTransform(engine, () => decided, decide);
-      return jsonTransform(engine, format, () => decided, decide, opts.threads ?? 0);
+      if (format === 'csv') return csvTransform(engine, () => decided, decide, opts.onInput);
+      return jsonTransform(engine, format, () => decided, decide, opts.threads ?? 0, opts.onInput);
     },
   };
 }
@@ -177,7 +179,7 @@ export function redactTopValueText(engine: RecordRedactor, section: string, valu
   return r === DROP ? DROP : JSON.stringify(r);
 }
 
-function jsonTransform(engine: RecordRedactor, format: 'json' | 'ndjson', isDecided: () => boolean, decide: (h: ShapeHint) => void, threads = 0): Duplex {
+function jsonTransform(engine: RecordRedactor, format: 'json' | 'ndjson', isDecided: () => boolean, decide: (h: ShapeHint) => void, threads = 0, onInput?: (bytes: number) => void): Duplex {
   const file = engine.report.source;
   // CLARIGUARD_REDACT_PARSED=1 forces the parse/stringify path (for comparing the two in tests).
   const fast = process.env.CLARIGUARD_REDACT_PARSED !== '1';
@@ -301,6 +303,7 @@ function jsonTransform(engine: RecordRedactor, format: 'json' | 'ndjson', isDeci
   const t = new Transform({
     transform(chunk: Buffer, _e, cb: TransformCallback) {
       engine.report.bytesIn += chunk.length;
+      onInput?.(chunk.length);
       try {
         scanner.push(chunk);
         if (poolStarted) {
@@ -394,7 +397,7 @@ export class CsvOutput {
   }
 }
 
-function csvTransform(engine: RecordRedactor, isDecided: () => boolean, decide: (h: ShapeHint) => void): Duplex {
+function csvTransform(engine: RecordRedactor, isDecided: () => boolean, decide: (h: ShapeHint) => void, onInput?: (bytes: number) => void): Duplex {
   const file = engine.report.source;
   let out!: OutBuffer;
   let csv!: CsvOutput;
@@ -412,6 +415,7 @@ function csvTransform(engine: RecordRedactor, isDecided: () => boolean, decide: 
   const t = new Transform({
     transform(chunk: Buffer, _e, cb: TransformCallback) {
       engine.report.bytesIn += chunk.length;
+      onInput?.(chunk.length);
       try {
         splitter.push(utf8.check(chunk));
         out.flush();

@@ -9,6 +9,7 @@ import { parsePolicy, presetPolicy, redactFile, type RedactFormat } from '../../
 import { planCuts, redactInRanges, type Cut } from '../../src/redact/parallel.js';
 import { canary, expectNoLeak, expectNoLeakInDir } from '../helpers/canary.js';
 import { runCli, isolatedEnv, tempDir } from '../helpers/cli.js';
+import { runCliOnTty } from '../helpers/tty.js';
 
 // Parallel redaction cuts a file at guessed record starts; every guess is confirmed by the range before it.
 // These tests cut at random offsets (mid-string, mid-number, inside a multi-byte character, inside a quoted
@@ -224,6 +225,31 @@ describe('clariguard redact on a file, with worker threads', () => {
   });
 });
 
+
+describe('clariguard redact progress', () => {
+  it('shows a progress line on a terminal (one thread and several), none when stderr is not a terminal', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const key = canary('cgkey');
+      const env = isolatedEnv(dir, { CG_KEY: key });
+      const rows = Array.from({ length: 4000 }, (_, k) => ({ owner: k % NAMES.length, mention: k % 9 ? '' : 'ask Ana Silva', amount: k, nested: false }));
+      writeFileSync(join(dir, 'flat.json'), flatDoc(rows, true));
+      const args = ['redact', '--in', join(dir, 'flat.json'), '--out', join(dir, 'out.json'), '--key', 'env:CG_KEY'];
+      for (const threads of ['0', '2']) {
+        const tty = await runCliOnTty(args, { ...env, CLARIGUARD_REDACT_THREADS: threads }, [], /^$/);
+        expect(tty.code).toBe(0);
+        expect(tty.screen).toMatch(/redacting flat\.json: \d+%/);
+        expect(tty.screen).toContain('redacted 4000 records');
+        expectNoLeak(tty.screen, key);
+      }
+      const plain = await runCli(args, { env: { ...env, CLARIGUARD_REDACT_THREADS: '2' } });
+      expect(plain.code).toBe(0);
+      expect(plain.stderr).not.toContain('redacting ');
+    } finally {
+      cleanup();
+    }
+  });
+});
 
 describe('clariguard redact with worker threads on bad input', () => {
   it('exits 65 naming the file, line and offset of an error in a worker range, and leaves nothing behind', async () => {

@@ -1,5 +1,6 @@
 import type { CliContext } from '../context.js';
-import { say, warn, writeJson, writeOut } from '../io.js';
+import { basename } from 'node:path';
+import { progressEnabled, say, warn, writeJson, writeOut } from '../io.js';
 import { writeFileAtomicSync } from '../../util/atomic.js';
 import { UsageError } from '../../errors.js';
 import { DEFAULT_KEY_REF, listPresets, loadPseudonymKey, redactFile, verifyRedaction, type RedactionReport } from '../../redact/index.js';
@@ -65,7 +66,13 @@ export function registerRedactCommands({ program, setExitCode }: CliContext): vo
         else say(`${summary(report)}; loaded job ${load.jobId} into ${load.target} (${load.totalRows} rows)`);
         return;
       }
-      const report = await redactFile({ in: opts.in, out: opts.out, format, preset: opts.preset, policyFile: opts.policy, key, singlePass: opts.singlePass, threads: opts.threads === undefined ? undefined : Number(opts.threads) });
+      const onProgress = progressEnabled() && opts.in && opts.in !== '-' ? progressLine(opts.in) : undefined;
+      let report: RedactionReport;
+      try {
+        report = await redactFile({ in: opts.in, out: opts.out, format, preset: opts.preset, policyFile: opts.policy, key, singlePass: opts.singlePass, threads: opts.threads === undefined ? undefined : Number(opts.threads), onProgress });
+      } finally {
+        if (onProgress) process.stderr.write('\r\x1b[2K');
+      }
       if (opts.report) writeFileAtomicSync(opts.report, `${JSON.stringify(report, null, 2)}\n`, 0o644);
       if (opts.json) process.stderr.write(`${JSON.stringify(report)}\n`);
       else say(summary(report));
@@ -87,4 +94,16 @@ export function registerRedactCommands({ program, setExitCode }: CliContext): vo
       }
       if (!r.clean) setExitCode(1);
     });
+}
+
+/** A one-line progress display on a terminal: redacting F: 45% of 274 MB. */
+function progressLine(file: string): (done: number, total: number | null) => void {
+  let last = 0;
+  return (done, total) => {
+    const now = Date.now();
+    if (now - last < 200) return;
+    last = now;
+    const text = total ? `${Math.min(99, Math.floor((100 * done) / total))}%` : `${(done / 1e6).toFixed(0)} MB read`;
+    process.stderr.write(`\r\x1b[2Kredacting ${basename(file)}: ${text}`);
+  };
 }
