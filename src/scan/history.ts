@@ -12,6 +12,7 @@ export interface DiffScanOptions {
   since?: string;
   paths: string[];
   maxFileBytes: number;
+  onProgress?: (stats: Readonly<ScanStats>) => void;
 }
 
 const MARK = 0x01;
@@ -149,6 +150,7 @@ export async function scanDiffs(o: DiffScanOptions, detector: Detector, stats: S
     let err = '';
     child.stdout.on('data', (chunk: Buffer) => {
       stats.bytes += chunk.length;
+      o.onProgress?.(stats);
       const buf = rest ? Buffer.concat([rest, chunk]) : chunk;
       let start = 0;
       let nl = buf.indexOf(10, start);

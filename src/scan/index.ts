@@ -122,13 +122,13 @@ export async function scanWithRules(options: ScanOptions = {}): Promise<{ result
     const since = options.since ? verifyRevision(p.repoRoot, options.since) : undefined;
     const paths = (options.paths ?? []).map((x) => resolve(p.cwd, x));
     findings = await scanDiffs(
-      { repoRoot: p.repoRoot, mode: options.history ? 'history' : 'staged', since, paths, maxFileBytes },
+      { repoRoot: p.repoRoot, mode: options.history ? 'history' : 'staged', since, paths, maxFileBytes, onProgress: options.onProgress },
       p.detector,
       p.stats,
     );
   } else {
     findings = await scanWorktree(
-      { cwd: p.cwd, repoRoot: p.repoRoot, paths: options.paths ?? [], allFiles: options.allFiles ?? false, maxFileBytes },
+      { cwd: p.cwd, repoRoot: p.repoRoot, paths: options.paths ?? [], allFiles: options.allFiles ?? false, maxFileBytes, onProgress: options.onProgress },
       p.detector,
       p.stats,
     );

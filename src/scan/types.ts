@@ -118,4 +118,6 @@ export interface ScanOptions {
   maxFileBytes?: number;
   /** Environment for secret stores and the scan key; defaults to process.env. */
   env?: Readonly<Record<string, string | undefined>>;
+  /** Called as the scan advances (every chunk of `git log` output, every 100 files), with the counts so far. */
+  onProgress?: (stats: Readonly<ScanStats>) => void;
 }

@@ -17,6 +17,7 @@ export interface WorktreeOptions {
   paths: string[];
   allFiles: boolean;
   maxFileBytes: number;
+  onProgress?: (stats: Readonly<ScanStats>) => void;
 }
 
 /** Paths in reports: relative to the repository root (or the cwd outside a repository), forward slashes. */
@@ -178,7 +179,7 @@ export async function scanWorktree(o: WorktreeOptions, detector: Detector, stats
   for (const t of targets) {
     const data = readTarget(t.abs, t.rel, o, stats);
     if (!data) continue;
-    stats.files++;
+    if (++stats.files % 100 === 0) o.onProgress?.(stats);
     stats.bytes += data.length;
     for (const f of detector.scan(t.rel, data, meta)) findings.push(f);
   }

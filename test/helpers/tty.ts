@@ -10,11 +10,12 @@ export function runCliOnTty(
   env: Record<string, string | undefined>,
   answers: string[],
   prompts: RegExp,
+  options: { cwd?: string } = {},
 ): Promise<{ code: number | null; screen: string }> {
   const global = new RegExp(prompts.source, prompts.flags.includes('g') ? prompts.flags : `${prompts.flags}g`);
   return new Promise((resolve) => {
     const cmd = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-    const p = spawn('script', ['-qfec', cmd, '/dev/null'], { env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn('script', ['-qfec', cmd, '/dev/null'], { env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'], cwd: options.cwd });
     let screen = '';
     let next = 0;
     const onData = (d: Buffer) => {

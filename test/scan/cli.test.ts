@@ -4,6 +4,7 @@ import { Ajv } from 'ajv';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { canary, expectNoLeak, expectNoLeakInDir } from '../helpers/canary.js';
 import { isolatedEnv, runCli, tempDir } from '../helpers/cli.js';
+import { runCliOnTty } from '../helpers/tty.js';
 import { commitAll, git, initRepo, writeFiles } from './helpers.js';
 
 const T1 = 'q7Rv2Lx9Kp4Wm8Zt3Nb6Yc1Hd5Fj0Gs'; // clariguard:allow
@@ -123,6 +124,22 @@ describe('clariguard scan (CLI)', () => {
     const clean = await runCli(['scan', 'ok.txt'], { env, cwd: dir });
     expect(clean.code).toBe(0);
     expect(clean.stdout).toMatch(/^no findings: scanned 1 file/);
+  });
+
+  it('shows a progress line on a terminal (work tree and history), none when stderr is not a terminal', async () => {
+    initRepo(dir);
+    const files: Record<string, string> = { 'cfg/app.env': `CLARI_API_KEY=${T1}\n` };
+    for (let i = 0; i < 250; i++) files[`src/m${i}.ts`] = `export const v${i} = ${i};\n`;
+    writeFiles(dir, files);
+    commitAll(dir, 'many files');
+    for (const args of [['scan'], ['scan', '--history']]) {
+      const tty = await runCliOnTty(args, env, [], /^$/, { cwd: dir });
+      expect(tty.code).toBe(1);
+      expect(tty.screen).toMatch(args.length > 1 ? /scanning: [\d,]+ commits, [\d.]+ MB/ : /scanning: [\d,]+ files, [\d.]+ MB/);
+      expectNoLeak(tty.screen, T1);
+    }
+    const plain = await runCli(['scan'], { env, cwd: dir });
+    expect(plain.stderr).not.toContain('scanning:');
   });
 
   it('json: exactly the documented shape', async () => {

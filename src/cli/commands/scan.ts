@@ -5,7 +5,8 @@ import { maskKnownSecrets } from '../../masking/registry.js';
 import { formatText, scanWithRules, toJsonReport, toSarif, writeScanBaseline, type ScanOptions } from '../../scan/index.js';
 import { writeFileAtomicSync } from '../../util/atomic.js';
 import { collect, type CliContext } from '../context.js';
-import { say } from '../io.js';
+import { progressEnabled, say } from '../io.js';
+import type { ScanStats } from '../../scan/index.js';
 
 interface ScanCliOptions {
   history?: boolean;
@@ -76,6 +77,7 @@ Examples:
         ruleIds: opts.rule.length ? opts.rule : undefined,
         allFiles: opts.allFiles,
         maxFileBytes: opts.maxFileSize ? parseSize(opts.maxFileSize) : undefined,
+        onProgress: progressEnabled() ? progressLine(opts.history || opts.staged ? 'commits' : 'files') : undefined,
       };
       if (opts.writeBaseline) {
         if (opts.baseline) throw new UsageError('--write-baseline and --baseline cannot be combined');
@@ -84,7 +86,13 @@ Examples:
         setExitCode(ExitCode.ok);
         return;
       }
-      const { result, rules } = await scanWithRules(options);
+      let scanned: Awaited<ReturnType<typeof scanWithRules>>;
+      try {
+        scanned = await scanWithRules(options);
+      } finally {
+        if (options.onProgress) process.stderr.write('\r\x1b[2K');
+      }
+      const { result, rules } = scanned;
       const body =
         format === 'json'
           ? `${JSON.stringify(toJsonReport(result), null, 2)}\n`
@@ -100,4 +108,16 @@ Examples:
       for (const u of format === 'text' ? [] : result.stats.unreadable) say(`warning: unreadable: ${u}`);
       setExitCode(result.findings.length ? ExitCode.findings : ExitCode.ok);
     });
+}
+
+/** One progress line on a terminal for long scans: scanning history: 1,200 commits, 45 MB. */
+function progressLine(unit: 'commits' | 'files'): (stats: Readonly<ScanStats>) => void {
+  let last = 0;
+  return (stats) => {
+    const now = Date.now();
+    if (now - last < 200) return;
+    last = now;
+    const n = unit === 'commits' ? stats.commits : stats.files;
+    process.stderr.write(`\r\x1b[2Kscanning: ${n.toLocaleString('en-US')} ${unit}, ${(stats.bytes / 1e6).toFixed(1)} MB`);
+  };
 }
