@@ -294,8 +294,8 @@ export async function redactFile(o: RedactFileOptions): Promise<RedactionReport>
       key: o.key,
       sourceName,
       rosterFrom: o.in && o.in !== '-' && !o.singlePass ? o.in : undefined,
-      // Streams are read by one thread; the worker pool for them is opt-in (CLARIGUARD_REDACT_THREADS).
-      threads: o.threads ?? (process.env.CLARIGUARD_REDACT_THREADS ? defaultThreads() : 0),
+      // Streams are read by one thread; the record worker pool for them is opt-in (--threads N, N > 1).
+      threads: (o.threads ?? (process.env.CLARIGUARD_REDACT_THREADS ? defaultThreads() : 0)) > 1 ? threads : 0,
       onInput,
     });
     if (writer) await writer.commit();
