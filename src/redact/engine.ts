@@ -825,12 +825,12 @@ export class RecordRedactor {
 
   private applyRule(v: unknown, rule: Rule, n: PathNode, where?: { line: number; offset: number }): Redacted {
     if (rule.action === 'drop') {
-      this.count(rule);
+      this.countAt(n, rule);
       return DROP;
     }
     if (rule.action === 'keep') {
       if (v !== null && typeof v === 'object') return this.walk(v, new PathNode(n.full, n.rel, null, true), where);
-      this.count(rule);
+      this.countAt(n, rule);
       return rule.freeText && typeof v === 'string' ? this.scanText(v) : v;
     }
     if (Array.isArray(v)) return v.map((e) => this.applyRule(e, rule, n, where)).filter((e) => e !== DROP);
