@@ -119,7 +119,8 @@ export interface ResultsDownload {
 export interface ClariClientOptions {
   /** Revenue API base including the version, default https://api.clari.com/v4. */
   baseUrl?: string;
-  token: SecretValue;
+  /** The Revenue API token; may be left out by a client that only lists Copilot calls. */
+  token?: SecretValue;
   copilotBaseUrl?: string;
   copilotKey?: SecretValue;
   copilotPassword?: SecretValue;
@@ -198,7 +199,8 @@ export function normaliseJob(payload: unknown, operation: string): ClariJob {
 }
 
 export function createClariClient(options: ClariClientOptions): ClariClient {
-  if (!options?.token || typeof (options.token as SecretValue).reveal !== 'function') {
+  const copilotOnly = options?.token === undefined && options?.copilotKey !== undefined && options?.copilotPassword !== undefined;
+  if (!copilotOnly && (!options?.token || typeof (options.token as SecretValue).reveal !== 'function')) {
     throw new UsageError('createClariClient: token must be a SecretValue (read it with readSecret)');
   }
   const base = normaliseBase(options.baseUrl ?? DEFAULT_BASE_URL, 'Clari base URL');
@@ -218,8 +220,12 @@ export function createClariClient(options: ClariClientOptions): ClariClient {
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
     return u;
   };
+  const revenueToken = (): string => {
+    if (!options.token) throw new UsageError('this Clari Revenue API call needs the API token (createClariClient({ token }))');
+    return options.token.reveal();
+  };
   const headers = (json: boolean): Record<string, string> => ({
-    apikey: options.token.reveal(),
+    apikey: revenueToken(),
     accept: json ? 'application/json' : '*/*',
     'user-agent': ua,
     ...(json ? { 'content-type': 'application/json' } : {}),

@@ -5,10 +5,10 @@ import { parseRecords } from '../redact/index.js';
 /**
  * Converts a Clari JSON document (after redaction, or raw with --unredacted) into NDJSON or CSV, streaming
  * record by record. NDJSON: one line per element of each top-level array, tagged with `_type`
- * (entry, user, field, timePeriod, timeFrame, activity, auditEvent, actor). CSV: one row per main record
- * (activity, audit event) with a fixed header; lists are joined with "; ".
+ * (entry, user, field, timePeriod, timeFrame, activity, auditEvent, actor, call). CSV: one row per main record
+ * (activity, audit event, Copilot call) with a fixed header; lists are joined with "; ".
  */
-export type ExportKind = 'forecast' | 'activity' | 'audit';
+export type ExportKind = 'forecast' | 'activity' | 'audit' | 'calls';
 
 const TYPE_OF_SECTION: Record<string, string> = {
   entries: 'entry',
@@ -19,6 +19,7 @@ const TYPE_OF_SECTION: Record<string, string> = {
   activities: 'activity',
   items: 'auditEvent',
   actors: 'actor',
+  calls: 'call',
 };
 
 export function recordType(section: string | null): string {
@@ -56,6 +57,22 @@ export const AUDIT_CSV_COLUMNS = [
   'eventParameters',
 ] as const;
 
+export const CALLS_CSV_COLUMNS = [
+  'id',
+  'title',
+  'type',
+  'status',
+  'time',
+  'duration',
+  'account_name',
+  'deal_name',
+  'deal_value',
+  'userEmails',
+  'externalParticipantNames',
+  'externalParticipantEmails',
+  'contact_names',
+] as const;
+
 /** RFC 4180 quoting, plus a leading apostrophe for cells a spreadsheet would run as a formula. */
 export function csvCell(v: unknown): string {
   if (v === null || v === undefined) return '';
@@ -88,6 +105,26 @@ function activityRow(r: Record<string, unknown>): string {
   return `${cells.map(csvCell).join(',')}\r\n`;
 }
 
+function callRow(r: Record<string, unknown>): string {
+  const metrics = r.metrics && typeof r.metrics === 'object' ? (r.metrics as Record<string, unknown>) : {};
+  const cells = [
+    r.id,
+    r.title,
+    r.type,
+    r.status,
+    r.time,
+    metrics.call_duration,
+    r.account_name,
+    r.deal_name,
+    r.deal_value,
+    list(r.users, 'userEmail'),
+    list(r.externalParticipants, 'name'),
+    list(r.externalParticipants, 'email'),
+    Array.isArray(r.contact_names) ? r.contact_names.join('; ') : r.contact_names,
+  ];
+  return `${cells.map(csvCell).join(',')}\r\n`;
+}
+
 function auditRow(r: Record<string, unknown>): string {
   return `${AUDIT_CSV_COLUMNS.map((c) => csvCell(r[c])).join(',')}\r\n`;
 }
@@ -96,14 +133,14 @@ async function* convert(input: Readable, kind: ExportKind, format: 'ndjson' | 'c
   let buf = '';
   if (format === 'csv') {
     if (kind === 'forecast') throw new Error('forecast CSV comes from Clari directly');
-    buf = `${(kind === 'activity' ? ACTIVITY_CSV_COLUMNS : AUDIT_CSV_COLUMNS).join(',')}\r\n`;
+    buf = `${(kind === 'activity' ? ACTIVITY_CSV_COLUMNS : kind === 'calls' ? CALLS_CSV_COLUMNS : AUDIT_CSV_COLUMNS).join(',')}\r\n`;
   }
-  const main = kind === 'activity' ? 'activities' : 'items';
+  const main = kind === 'activity' ? 'activities' : kind === 'calls' ? 'calls' : 'items';
   for await (const { section, record } of parseRecords(input, 'json', source)) {
     if (format === 'ndjson') {
       buf += `${JSON.stringify({ _type: recordType(section), ...record })}\n`;
     } else if (section === main) {
-      buf += kind === 'activity' ? activityRow(record) : auditRow(record);
+      buf += kind === 'activity' ? activityRow(record) : kind === 'calls' ? callRow(record) : auditRow(record);
     }
     if (buf.length >= 1 << 16) {
       yield buf;

@@ -59,6 +59,12 @@ const HINTS: Record<string, { hint: string; exitCode: number }> = {
   untrusted_next_link: { hint: 'Clari returned a nextLink to another host; refusing to send the token there', exitCode: ExitCode.unavailable },
 };
 
+// The Copilot API authenticates with its own key and password, not the Revenue API token.
+const COPILOT_HINTS: Record<string, string> = {
+  unauthorized: 'check that --copilot-key and --copilot-password name the current Copilot API key and password',
+  forbidden: 'the Copilot API key lacks access to these calls; use a key of an admin workspace user',
+};
+
 export function hintFor(code: string): string | undefined {
   return HINTS[code]?.hint;
 }
@@ -95,7 +101,7 @@ export class ClariApiError extends ClariguardError {
     const clariMessage = sanitizeServerText(init.message);
     const where = init.operation ? `${init.operation}: ` : '';
     const status = init.status ? `HTTP ${init.status} ` : '';
-    const hint = known?.hint;
+    const hint = (init.operation?.includes('Copilot') ? COPILOT_HINTS[init.code] : undefined) ?? known?.hint;
     super(`Clari ${where}${status}${init.code}: ${clariMessage}${hint ? ` (${hint})` : ''}`, {
       exitCode: known?.exitCode ?? exitCodeForStatus(init.status),
       code: init.code,

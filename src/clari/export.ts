@@ -13,6 +13,7 @@ import {
   FORECAST_TYPES,
   createClariClient,
   type ActivityType,
+  type AuditEventsPage,
   type AuditEventsQuery,
   type ClariClient,
   type ClariJob,
@@ -495,30 +496,15 @@ export async function exportAuditEvents(o: AuditExportOptions): Promise<ExportRe
     actorId: o.actorId,
     sessionType: o.sessionType,
   };
-  let bytes = 0;
-  let items = 0;
-  const govern = memoryGovernor();
-  async function* doc(): AsyncGenerator<Buffer> {
-    const actors = new Map<string, unknown>();
-    yield Buffer.from('{"items":[');
-    let first = true;
-    for await (const page of client.auditEvents(stripUndefined(query) as AuditEventsQuery, { signal: o.signal })) {
-      let s = '';
-      for (const it of page.items) {
-        s += (first ? '' : ',') + JSON.stringify(it);
-        first = false;
-        items++;
-      }
-      for (const a of page.actors) if (a && typeof a.actorId === 'string' && !actors.has(a.actorId)) actors.set(a.actorId, a);
-      const b = Buffer.from(s);
-      bytes += b.length;
-      govern(bytes);
-      o.onEvent?.({ type: 'download', bytes, records: items });
-      if (b.length) yield b;
-    }
-    yield Buffer.from(`],"actors":${JSON.stringify([...actors.values()])}}`);
-  }
-  const body = Readable.from(doc(), { objectMode: false });
+  const actors = new Map<string, unknown>();
+  const counts = { bytes: 0, records: 0 };
+  const pages = client.auditEvents(stripUndefined(query) as AuditEventsQuery, { signal: o.signal });
+  const itemsOf = (page: AuditEventsPage): unknown[] => {
+    for (const a of page.actors) if (a && typeof a.actorId === 'string' && !actors.has(a.actorId)) actors.set(a.actorId, a);
+    return page.items;
+  };
+  const doc = pagedJson('{"items":[', pages, itemsOf, () => `],"actors":${JSON.stringify([...actors.values()])}}`, counts, o.onEvent);
+  const body = Readable.from(doc, { objectMode: false });
   const { report } = await writeExport({
     kind: 'audit',
     body,
@@ -530,7 +516,98 @@ export async function exportAuditEvents(o: AuditExportOptions): Promise<ExportRe
     sourceName: 'clari:audit-events',
     signal: o.signal,
   });
-  return { kind: 'audit', out: target, format, resumed: false, bytesIn: bytes, rows: report?.rows ?? items, redacted: o.redaction.mode === 'redact', report };
+  return { kind: 'audit', out: target, format, resumed: false, bytesIn: counts.bytes, rows: report?.rows ?? counts.records, redacted: o.redaction.mode === 'redact', report };
+}
+
+export interface CopilotCallsExportOptions extends Omit<ExportCommonOptions, 'token' | 'baseUrl' | 'stateDir' | 'newJob' | 'poll'> {
+  copilotKey: SecretValue;
+  copilotPassword: SecretValue;
+  /** Default https://rest-api.copilot.clari.com. */
+  copilotBaseUrl?: string;
+  /** Calls after / before these times (ISO dates). */
+  from?: string;
+  to?: string;
+  /** Only calls with these statuses. */
+  status?: string[];
+  includePrivate?: boolean;
+  /** Calls per request, 1..100 (default 100). */
+  pageSize?: number;
+}
+
+/**
+ * Copilot calls (GET /calls, paged by skip/limit, 10 requests/s) as one JSON document `{"calls":[…]}`,
+ * streamed through the copilot-calls redaction preset (participants, emails, phone numbers, transcript
+ * text) to an atomic file. No export job and no quota: the list is read page by page.
+ */
+export async function exportCopilotCalls(o: CopilotCallsExportOptions): Promise<ExportResult> {
+  const format = o.format ?? 'json';
+  const target = checkOutput(o.out, o.redaction);
+  removeStaleTemps(target);
+  const client =
+    o.client ??
+    createClariClient({
+      copilotBaseUrl: o.copilotBaseUrl,
+      copilotKey: o.copilotKey,
+      copilotPassword: o.copilotPassword,
+      retry: o.retry,
+      fetch: o.fetch,
+      onRetry: (i) => o.onEvent?.({ type: 'retry', ...i }),
+    });
+  const pageSize = o.pageSize ?? 100;
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100) throw new UsageError('--page-size must be 1..100');
+  const query = stripUndefined({
+    limit: pageSize,
+    filterTimeGt: o.from ? parseDate(o.from, '--from') : undefined,
+    filterTimeLt: o.to ? parseDate(o.to, '--to') : undefined,
+    filterStatus: o.status?.length ? o.status : undefined,
+    includePrivate: o.includePrivate,
+  });
+  const counts = { bytes: 0, records: 0 };
+  const doc = pagedJson('{"calls":[', client.copilotCalls(query, { signal: o.signal }), (page) => page, () => ']}', counts, o.onEvent);
+  const body = Readable.from(doc, { objectMode: false });
+  const { report } = await writeExport({
+    kind: 'calls',
+    body,
+    native: 'json',
+    format,
+    target,
+    redaction: o.redaction,
+    defaultPreset: 'copilot-calls',
+    sourceName: 'clari:copilot-calls',
+    signal: o.signal,
+  });
+  return { kind: 'calls', out: target, format, resumed: false, bytesIn: counts.bytes, rows: report?.rows ?? counts.records, redacted: o.redaction.mode === 'redact', report };
+}
+
+/**
+ * A JSON document from a paged API: `head`, the items of every page comma-separated, then `tail()`, as
+ * buffers (one per page), counting bytes and records and reporting download progress.
+ */
+async function* pagedJson<P>(
+  head: string,
+  pages: AsyncIterable<P>,
+  itemsOf: (page: P) => unknown[],
+  tail: () => string,
+  counts: { bytes: number; records: number },
+  onEvent?: (e: ExportEvent) => void,
+): AsyncGenerator<Buffer> {
+  const govern = memoryGovernor();
+  yield Buffer.from(head);
+  let first = true;
+  for await (const page of pages) {
+    let s = '';
+    for (const it of itemsOf(page)) {
+      s += (first ? '' : ',') + JSON.stringify(it);
+      first = false;
+      counts.records++;
+    }
+    const b = Buffer.from(s);
+    counts.bytes += b.length;
+    govern(counts.bytes);
+    onEvent?.({ type: 'download', bytes: counts.bytes, records: counts.records });
+    if (b.length) yield b;
+  }
+  yield Buffer.from(tail());
 }
 
 function stripUndefined<T extends object>(o: T): T {

@@ -30,6 +30,7 @@ export {
   exportForecast,
   exportActivity,
   exportAuditEvents,
+  exportCopilotCalls,
   parsePeriod,
   insideGitWorkTree,
   EXPORT_FORMATS,
@@ -38,6 +39,7 @@ export {
   type ExportEvent,
   type RedactionChoice,
   type ForecastExportOptions,
+  type CopilotCallsExportOptions,
   type ActivityExportOptions,
   type AuditExportOptions,
 } from './export.js';

@@ -113,6 +113,47 @@ describe('clariguard export against the sandbox', () => {
     expect(c.sb.stats().jobsCreated).toBe(1); // audit events come from the paged API, no job
   });
 
+  it('exports Copilot calls (json, ndjson, csv), redacted, with the Copilot key and password only as references', async () => {
+    const password = canary('cgcopilotpw');
+    const c = await setup({ copilotCalls: 230, copilotPassword: password });
+    const env = { ...c.env, CP_KEY: c.token, CP_PASSWORD: password };
+    const args = (out: string, extra: string[] = []) => ['export', 'copilot-calls', '--copilot-key', 'env:CP_KEY', '--copilot-password', 'env:CP_PASSWORD', '--copilot-base-url', c.sb.copilotUrl, '--key', 'env:CG_KEY', '--out', c.out(out), ...extra];
+    const j = await runCli(args('calls.json', ['--page-size', '50']), { env });
+    expect(j.code, j.stderr).toBe(0);
+    checkNoLeak(c, j, [password]);
+    const doc = JSON.parse(readFileSync(c.out('calls.json'), 'utf8')) as { calls: Record<string, unknown>[] };
+    expect(doc.calls).toHaveLength(230);
+    const text = JSON.stringify(doc);
+    // Participants' names, emails and phone numbers are pseudonymised; the sandbox's domains are gone.
+    expect(text).not.toMatch(/-sandbox\.example|@(?!redacted\.invalid)[a-z0-9-]+\.[a-z]/);
+    expect(text).not.toMatch(/\+1 555 01\d\d/);
+    expect(statSync(c.out('calls.json')).mode & 0o777).toBe(0o600);
+    const v = await runCli(['verify-redaction', c.out('calls.json')], { env });
+    expect(v.code, v.stdout).toBe(0);
+
+    const nd = await runCli(args('calls.ndjson', ['--format', 'ndjson']), { env });
+    expect(nd.code, nd.stderr).toBe(0);
+    const lines = readFileSync(c.out('calls.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(230);
+    expect(lines.every((x) => x._type === 'call')).toBe(true);
+    const csv = await runCli(args('calls.csv', ['--format', 'csv']), { env });
+    expect(csv.code, csv.stderr).toBe(0);
+    const rows = readFileSync(c.out('calls.csv'), 'utf8').trim().split(/\r?\n/);
+    expect(rows[0]).toMatch(/^id,title,type,status,time,duration/);
+    expect(rows).toHaveLength(231);
+    for (const r of [nd, csv]) checkNoLeak(c, r, [password]);
+    expect(c.sb.stats().jobsCreated).toBe(0); // the paged API, no export job
+
+    // A wrong password: the Copilot 401, one line, no file, neither secret anywhere.
+    const wrong = canary('cgwrongpw');
+    const bad = await runCli(args('bad.json'), { env: { ...env, CP_PASSWORD: wrong } });
+    expect(bad.code).toBe(77);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toMatch(/401.*--copilot-key and --copilot-password/);
+    expect(existsSync(c.out('bad.json'))).toBe(false);
+    checkNoLeak(c, bad, [password, wrong]);
+  });
+
   it('waits out 429 with Retry-After and succeeds', async () => {
     const c = await setup({ rateLimit: 2 });
     const r = await runCli(forecastArgs(c, c.out('f.json')), { env: c.env });

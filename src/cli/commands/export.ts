@@ -5,6 +5,7 @@ import {
   EXPORT_FORMATS,
   exportActivity,
   exportAuditEvents,
+  exportCopilotCalls,
   exportForecast,
   parseActivityTypes,
   parseForecastTypes,
@@ -34,10 +35,13 @@ interface CommonFlags {
   json?: boolean;
 }
 
-function addCommon(cmd: Command, withJobs = true): Command {
+function addCommon(cmd: Command, withJobs = true, revenueApi = true): Command {
+  if (revenueApi) {
+    cmd
+      .requiredOption('--token <ref>', 'secret reference of the Clari API token (never the token itself), e.g. local:clari/prod/api-token')
+      .option('--base-url <url>', 'Clari API base URL (default $CLARIGUARD_CLARI_BASE_URL or https://api.clari.com/v4)');
+  }
   cmd
-    .requiredOption('--token <ref>', 'secret reference of the Clari API token (never the token itself), e.g. local:clari/prod/api-token')
-    .option('--base-url <url>', 'Clari API base URL (default $CLARIGUARD_CLARI_BASE_URL or https://api.clari.com/v4)')
     .requiredOption('--out <file>', 'output file, written atomically (nothing is left behind on failure); or a warehouse: postgres://…, pglite:DIR, or a secret reference holding the URL')
     .addOption(new Option('--format <format>', 'output format').choices([...EXPORT_FORMATS]).default('json'))
     .option('--policy <file>', 'redaction policy file (YAML/JSON) instead of the built-in preset')
@@ -55,9 +59,15 @@ function addCommon(cmd: Command, withJobs = true): Command {
 
 async function commonOptions(f: CommonFlags, signal: AbortSignal): Promise<Omit<ExportCommonOptions, 'format'> & { format: ExportFormat }> {
   if (!f.token) throw new UsageError('--token REF is required');
+  const out = await outputOptions(f, signal);
+  const token = await readSecret(f.token);
+  return { ...out, token };
+}
+
+/** Everything but the Revenue API token: output, redaction, polling, progress. */
+async function outputOptions(f: CommonFlags, signal: AbortSignal): Promise<Omit<ExportCommonOptions, 'format' | 'token'> & { format: ExportFormat }> {
   if (f.unredacted && (f.policy || f.preset || f.key)) throw new UsageError('--unredacted cannot be combined with --policy, --preset or --key');
   if (f.policy && f.preset) throw new UsageError('use either --policy or --preset, not both');
-  const token = await readSecret(f.token);
   let redaction: RedactionChoice;
   if (f.unredacted) {
     redaction = { mode: 'unredacted' };
@@ -87,7 +97,6 @@ async function commonOptions(f: CommonFlags, signal: AbortSignal): Promise<Omit<
     }
   };
   return {
-    token,
     baseUrl: f.baseUrl ?? process.env.CLARIGUARD_CLARI_BASE_URL,
     out: f.out ?? '',
     format: (f.format ?? 'json') as ExportFormat,
@@ -154,7 +163,7 @@ async function withSignals(run: (signal: AbortSignal) => Promise<ExportResult>, 
 export function registerExportCommands({ program }: CliContext): void {
   const exp: Command = program
     .command('export')
-    .description('export Clari data (forecast, activity, audit events), redacted on the way to disk');
+    .description('export Clari data (forecast, activity, audit events, Copilot calls), redacted on the way to disk');
 
   addCommon(
     exp
@@ -207,6 +216,42 @@ export function registerExportCommands({ program }: CliContext): void {
     if (actorId !== undefined && !Number.isInteger(actorId)) throw new UsageError('--actor-id must be an integer');
     await withSignals(async (signal) => exportAuditEvents({ ...(await commonOptions(f, signal)), from: f.from, to: f.to, event: f.event, actorId, sessionType: f.sessionType, pageSize }), f);
   });
+
+  addCommon(
+    exp
+      .command('copilot-calls')
+      .description('export Clari Copilot calls via the paged GET /calls (X-Api-Key + X-Api-Password; no job, no quota)')
+      .requiredOption('--copilot-key <ref>', 'secret reference of the Copilot API key (never the key itself)')
+      .requiredOption('--copilot-password <ref>', 'secret reference of the Copilot API password')
+      .option('--copilot-base-url <url>', 'Copilot API base URL (default $CLARIGUARD_COPILOT_BASE_URL or https://rest-api.copilot.clari.com)')
+      .option('--from <date>', 'calls after this time, ISO')
+      .option('--to <date>', 'calls before this time, ISO')
+      .option('--status <list>', 'comma-separated call statuses, e.g. POST_PROCESSING_DONE')
+      .option('--include-private', 'include calls marked private')
+      .option('--page-size <n>', 'calls per request, 1..100', '100'),
+    false,
+    false,
+  )
+    .addHelpText('after', '\nExample:\n  clariguard export copilot-calls --copilot-key local:clari/copilot-key --copilot-password local:clari/copilot-password --from 2026-07-01 --out calls.json\n')
+    .action(async (f: CommonFlags & { copilotKey: string; copilotPassword: string; copilotBaseUrl?: string; from?: string; to?: string; status?: string; includePrivate?: boolean; pageSize: string }) => {
+      const pageSize = Number(f.pageSize);
+      if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100) throw new UsageError('--page-size must be 1..100');
+      const status = f.status ? f.status.split(',').map((x) => x.trim()).filter(Boolean) : undefined;
+      await withSignals(async (signal) => {
+        const out = await outputOptions(f, signal);
+        return exportCopilotCalls({
+          ...out,
+          copilotKey: await readSecret(f.copilotKey),
+          copilotPassword: await readSecret(f.copilotPassword),
+          copilotBaseUrl: f.copilotBaseUrl ?? process.env.CLARIGUARD_COPILOT_BASE_URL,
+          from: f.from,
+          to: f.to,
+          status,
+          includePrivate: f.includePrivate,
+          pageSize,
+        });
+      }, f);
+    });
 
   exp
     .command('limits')
