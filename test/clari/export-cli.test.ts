@@ -143,6 +143,9 @@ describe('clariguard export against the sandbox', () => {
     expect(rows).toHaveLength(231);
     for (const r of [nd, csv]) checkNoLeak(c, r, [password]);
     expect(c.sb.stats().jobsCreated).toBe(0); // the paged API, no export job
+    const wh = await runCli(args('x', []).map((a) => (a === c.out('x') ? `pglite:${c.out('wh')}` : a)), { env });
+    expect(wh.code).toBe(2);
+    expect(wh.stderr).toMatch(/no warehouse table/);
 
     // A wrong password: the Copilot 401, one line, no file, neither secret anywhere.
     const wrong = canary('cgwrongpw');
