@@ -129,7 +129,7 @@ export function stageExportForWarehouse(target: string, format: string, options:
     file,
     async load(result, requestKey) {
       const fmt = (formatFromName(file) ?? result.format) as RedactFormat;
-      const kind: ExportKind = result.kind === 'forecast' || result.kind === 'activity' || result.kind === 'audit' ? result.kind : 'auto';
+      const kind: ExportKind = result.kind === 'forecast' || result.kind === 'activity' || result.kind === 'audit' || result.kind === 'calls' ? result.kind : 'auto';
       const jobId = result.jobId ?? `${result.kind}-${createHash('sha256').update(requestKey).digest('hex').slice(0, 16)}`;
       return loadRecordsIntoWarehouse({
         target,

@@ -124,6 +124,30 @@ export const TABLES: readonly TableSpec[] = [
     description: 'audit export: the actors (pseudonymised names and emails)',
     columns: [c('actor_type', 'actorType'), c('actor_id', 'actorId'), c('name', 'name'), c('email', 'email')],
   },
+  {
+    name: 'copilot_calls',
+    description: 'Copilot calls: one row per call; users and external participants in child tables, the (redacted) transcript and summary in extra',
+    columns: [
+      c('call_id', 'id'), c('source_id', 'source_id'), c('title', 'title'), c('call_type', 'type'), c('status', 'status'),
+      c('call_time', 'time'), c('last_modified_time', 'last_modified_time'), c('account_name', 'account_name'),
+      c('deal_name', 'deal_name'), c('deal_value', 'deal_value', 'numeric'),
+      // Whole objects, so none of their fields is lost: metrics.call_duration, crm_info.deal_id, ...
+      c('metrics', 'metrics', 'jsonb'), c('crm_info', 'crm_info', 'jsonb'),
+    ],
+    indexes: ['call_id'],
+  },
+  {
+    name: 'copilot_call_users',
+    description: 'Copilot calls: the workspace users on each call (pseudonymised ids and emails)',
+    child: { parentColumn: 'call_id', parentFrom: 'id', arrayKey: 'users' },
+    columns: [c('user_id', 'userId'), c('user_email', 'userEmail'), c('is_organizer', 'isOrganizer', 'boolean'), c('person_id', 'personId', 'bigint')],
+  },
+  {
+    name: 'copilot_call_external_participants',
+    description: 'Copilot calls: the external participants of each call (pseudonymised names, emails and phone numbers)',
+    child: { parentColumn: 'call_id', parentFrom: 'id', arrayKey: 'externalParticipants' },
+    columns: [c('name', 'name'), c('email', 'email'), c('phone', 'phone'), c('person_id', 'personId', 'bigint')],
+  },
 ];
 
 export const LOAD_LOG = 'load_log';

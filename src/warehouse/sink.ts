@@ -5,7 +5,7 @@ import { ALL_TABLE_NAMES, CLEAR_JOB_FN, copyColumns, createTablesSql, qualified,
 
 export { isWarehouseTarget } from './db.js';
 
-export type ExportKind = 'forecast' | 'activity' | 'audit' | 'flat' | 'auto';
+export type ExportKind = 'forecast' | 'activity' | 'audit' | 'calls' | 'flat' | 'auto';
 
 export interface WarehouseRecord {
   section: string | null;
@@ -127,6 +127,7 @@ const SECTION_TABLE: Record<string, string> = {
   activities: 'activities',
   items: 'audit_events',
   actors: 'audit_actors',
+  calls: 'copilot_calls',
 };
 
 const SECTION_OF_TYPE: Record<string, string> = {
@@ -138,6 +139,7 @@ const SECTION_OF_TYPE: Record<string, string> = {
   activity: 'activities',
   auditEvent: 'items',
   actor: 'actors',
+  call: 'calls',
 };
 
 const KIND_TABLES: Record<Exclude<ExportKind, 'auto'>, string[]> = {
@@ -145,6 +147,7 @@ const KIND_TABLES: Record<Exclude<ExportKind, 'auto'>, string[]> = {
   flat: ['flat_entries'],
   activity: ['activities', 'activity_participants', 'activity_accounts', 'activity_opportunities'],
   audit: ['audit_events', 'audit_actors'],
+  calls: ['copilot_calls', 'copilot_call_users', 'copilot_call_external_participants'],
 };
 
 const isFlat = (r: Record<string, unknown>): boolean => 'ownerEmail' in r || 'ownerName' in r || 'forecastAmount' in r;

@@ -143,9 +143,14 @@ describe('clariguard export against the sandbox', () => {
     expect(rows).toHaveLength(231);
     for (const r of [nd, csv]) checkNoLeak(c, r, [password]);
     expect(c.sb.stats().jobsCreated).toBe(0); // the paged API, no export job
-    const wh = await runCli(args('x', []).map((a) => (a === c.out('x') ? `pglite:${c.out('wh')}` : a)), { env });
-    expect(wh.code).toBe(2);
-    expect(wh.stderr).toMatch(/no warehouse table/);
+    // Into a warehouse: the calls and their users and external participants, redacted, nothing skipped.
+    const wh = await runCli([...args('x', []).map((a) => (a === c.out('x') ? `pglite:${c.out('wh')}` : a)), '--json'], { env });
+    expect(wh.code, wh.stderr).toBe(0);
+    expect(wh.stderr).not.toMatch(/not loaded/);
+    const load = JSON.parse(wh.stdout).warehouse as { rowCounts: Record<string, number>; skippedSections: Record<string, number> };
+    expect(load.rowCounts).toMatchObject({ copilot_calls: 230, copilot_call_users: 230, copilot_call_external_participants: 230 });
+    expect(load.skippedSections).toEqual({});
+    checkNoLeak(c, wh, [password]);
 
     // A wrong password: the Copilot 401, one line, no file, neither secret anywhere.
     const wrong = canary('cgwrongpw');

@@ -237,8 +237,6 @@ export function registerExportCommands({ program }: CliContext): void {
       const pageSize = Number(f.pageSize);
       if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100) throw new UsageError('--page-size must be 1..100');
       const status = f.status ? f.status.split(',').map((x) => x.trim()).filter(Boolean) : undefined;
-      // The warehouse schema has tables for forecasts, activity and audit events, not calls: refuse rather than load nothing.
-      if (f.out && isWarehouseTarget(f.out)) throw new UsageError('copilot-calls has no warehouse table: write a file (--out calls.json|ndjson|csv)');
       await withSignals(async (signal) => {
         const out = await outputOptions(f, signal);
         return exportCopilotCalls({

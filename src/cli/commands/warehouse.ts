@@ -13,7 +13,7 @@ import { collect, type CliContext } from '../context.js';
 import { progressEnabled, say, warn, writeJson, writeOut } from '../io.js';
 
 const URL_HELP = 'postgres://…, pglite:DIR, or a secret reference holding the URL (env:WAREHOUSE_URL, local:…)';
-const KINDS: ExportKind[] = ['auto', 'forecast', 'activity', 'audit', 'flat'];
+const KINDS: ExportKind[] = ['auto', 'forecast', 'activity', 'audit', 'calls', 'flat'];
 
 function oneOf<T extends string>(value: string, allowed: readonly T[], what: string): T {
   if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`${what} must be one of ${allowed.join(', ')} (got ${JSON.stringify(value)})`);
