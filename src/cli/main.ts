@@ -52,8 +52,24 @@ export async function buildProgram(setExitCode: (code: number) => void, argv: st
   return program;
 }
 
+/**
+ * A reader that stops early (`clariguard scan | head`) closes stdout: end quietly, as a program killed by
+ * SIGPIPE would (exit 141), instead of an unhandled EPIPE with a stack trace. Other stdout errors are real.
+ */
+let stdoutGuarded = false;
+function quietOnClosedStdout(): void {
+  if (stdoutGuarded) return;
+  stdoutGuarded = true;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(128 + 13);
+    process.stderr.write(`clariguard: cannot write to stdout: ${e.code ?? e.message}\n`);
+    process.exit(ExitCode.ioError);
+  });
+}
+
 /** Runs the CLI; resolves to the process exit code. Never throws, never prints a stack (unless CLARIGUARD_DEBUG). */
 export async function main(argv: string[]): Promise<number> {
+  quietOnClosedStdout();
   let exitCode = 0;
   try {
     const program = await buildProgram((c) => {
