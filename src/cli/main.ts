@@ -62,6 +62,9 @@ function quietOnClosedStdout(): void {
   stdoutGuarded = true;
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(128 + 13);
+    // Only failed writes are ours to report here; a pipeline that destroys stdout with its own error (bad
+    // input, say) reports that error through the normal path.
+    if (e.syscall !== 'write') return;
     process.stderr.write(`clariguard: cannot write to stdout: ${e.code ?? e.message}\n`);
     process.exit(ExitCode.ioError);
   });
