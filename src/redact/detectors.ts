@@ -1,4 +1,5 @@
-import { findPhoneNumbersInText, type CountryCode } from 'libphonenumber-js';
+import type { CountryCode } from 'libphonenumber-js';
+import { phoneLib } from './phone-lib.js';
 
 /** A PII span found in a string: [start, end) in UTF-16 code units, as String.prototype.slice uses. */
 export interface Span {
@@ -49,7 +50,7 @@ const NOT_PHONE_RE = /^(?:\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?
 /** Phone numbers via libphonenumber-js (validated against the numbering plan, not a regex). */
 export function findPhoneNumbers(text: string, defaultCountry: string = 'US'): Span[] {
   if (countDigits(text) < 7 || NOT_PHONE_RE.test(text)) return [];
-  const found = findPhoneNumbersInText(text, { defaultCountry: defaultCountry as CountryCode });
+  const found = phoneLib().findPhoneNumbersInText(text, { defaultCountry: defaultCountry as CountryCode });
   return found.map((f) => {
     let start = f.startsAt;
     // "(+44 20 7946 0958)": the parser may take the opening bracket of the surrounding text.

@@ -1,4 +1,5 @@
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import type { CountryCode } from 'libphonenumber-js';
+import { phoneLib } from './phone-lib.js';
 import { InputError } from '../errors.js';
 import { knownSecretPatterns } from '../masking/registry.js';
 import { findCredentials, findEmails, findPhoneNumbers, Roster, resolveOverlaps, type Span } from './detectors.js';
@@ -901,7 +902,7 @@ export class RecordRedactor {
   }
 
   private phonePseudonym(s: string): string {
-    const p = parsePhoneNumberFromString(s, this.region);
+    const p = phoneLib().parsePhoneNumberFromString(s, this.region);
     return this.pz.id(p ? (p.number as string) : s.replace(/[^\d+]/g, ''), 'Phone');
   }
 
