@@ -427,7 +427,7 @@ export class RecordRedactor {
         return r === DROP ? DROP : JSON.stringify(r);
       }
       const node = rule ? new PathNode(n.full, n.rel, null, true) : n;
-      return c === 123 ? this.rwObject(node, where) : this.rwArray(node, where);
+      return this.rwContainer(node, c === 123, where);
     }
     if (c === 34) {
       const s = this.i;
@@ -453,93 +453,45 @@ export class RecordRedactor {
     return r === DROP ? DROP : r === v ? SAME : JSON.stringify(r);
   }
 
-  private rwObject(n: PathNode, where?: { line: number; offset: number }): string | typeof SAME {
+  /**
+   * An object (`isObject`) or an array, from its opening bracket. The output is the source text with
+   * replacements: a run of unchanged source (usually most of a record) is kept as one pending range
+   * [segS, segE) and copied with one slice, instead of a concatenation per member. SAME: nothing changed.
+   */
+  private rwContainer(n: PathNode, isObject: boolean, where?: { line: number; offset: number }): string | typeof SAME {
     const t = this.t;
-    const open = this.i;
-    this.i++;
-    let memberStart = this.i;
-    this.ws();
-    if (t.charCodeAt(this.i) === 125) {
-      this.i++;
-      return SAME;
-    }
-    // The output is the source text with replacements: a run of unchanged source (usually most of a record)
-    // is kept as one pending range [segS, segE) and copied with one slice, instead of a concatenation per member.
-    let out = '';
-    let segS = open;
-    let segE = memberStart;
-    let first = true;
-    let idx = 0;
-    let commaPos = -1;
-    for (;;) {
-      if (t.charCodeAt(this.i) !== 34) throw SYNTAX;
-      const childNode = this.memberKey(n, idx++);
-      this.ws();
-      if (t.charCodeAt(this.i) !== 58) throw SYNTAX;
-      this.i++;
-      this.ws();
-      const vs = this.i;
-      const r = this.rwValue(childNode, where);
-      const after = this.i;
-      if (r !== DROP) {
-        // Same text as ", member" in the old concatenation: the comma, the key part, the value.
-        if (!first) {
-          if (commaPos === segE) segE++;
-          else {
-            out += `${t.slice(segS, segE)},`;
-            segS = segE = memberStart;
-          }
-        }
-        if (memberStart === segE) segE = vs;
-        else {
-          out += t.slice(segS, segE);
-          segS = memberStart;
-          segE = vs;
-        }
-        if (r === SAME) segE = after;
-        else {
-          out += t.slice(segS, segE) + r;
-          segS = segE = after;
-        }
-        first = false;
-      }
-      this.ws();
-      const c = t.charCodeAt(this.i);
-      if (c === 44) {
-        commaPos = this.i;
-        this.i++;
-        memberStart = this.i;
-        this.ws();
-      } else if (c === 125) {
-        this.i++;
-        if (after === segE) return segS === open && out === '' ? SAME : out + t.slice(segS, this.i);
-        return out + t.slice(segS, segE) + t.slice(after, this.i);
-      } else throw SYNTAX;
-    }
-  }
-
-  private rwArray(n: PathNode, where?: { line: number; offset: number }): string | typeof SAME {
-    const t = this.t;
+    const close = isObject ? 125 : 93;
     const open = this.i;
     this.i++;
     let elStart = this.i;
     this.ws();
-    if (t.charCodeAt(this.i) === 93) {
+    if (t.charCodeAt(this.i) === close) {
       this.i++;
       return SAME;
     }
-    const it = this.itemOf(n);
-    // Same scheme as rwObject: unchanged source runs are copied as one slice.
+    const item = isObject ? null : this.itemOf(n);
     let out = '';
     let segS = open;
     let segE = elStart;
     let first = true;
+    let idx = 0;
     let commaPos = -1;
     for (;;) {
+      let node: PathNode;
+      if (item) node = item;
+      else {
+        if (t.charCodeAt(this.i) !== 34) throw SYNTAX;
+        node = this.memberKey(n, idx++);
+        this.ws();
+        if (t.charCodeAt(this.i) !== 58) throw SYNTAX;
+        this.i++;
+        this.ws();
+      }
       const vs = this.i;
-      const r = this.rwValue(it, where);
+      const r = this.rwValue(node, where);
       const after = this.i;
       if (r !== DROP) {
+        // Same text as ", element" in a plain concatenation: the comma, the key part (objects), the value.
         if (!first) {
           if (commaPos === segE) segE++;
           else {
@@ -567,7 +519,7 @@ export class RecordRedactor {
         this.i++;
         elStart = this.i;
         this.ws();
-      } else if (c === 93) {
+      } else if (c === close) {
         this.i++;
         if (after === segE) return segS === open && out === '' ? SAME : out + t.slice(segS, this.i);
         return out + t.slice(segS, segE) + t.slice(after, this.i);
