@@ -959,11 +959,8 @@ export class RecordRedactor {
 
   /** Adds another engine's counts (worker threads) to this one's. */
   mergeCounts(r: RedactionReport): void {
-    this.report.rows += r.rows;
-    for (const [k, n] of Object.entries(r.rules)) this.extraRules[k] = (this.extraRules[k] ?? 0) + n;
-    for (const k of Object.keys(r.detectors) as (keyof RedactionReport['detectors'])[]) this.report.detectors[k] += r.detectors[k];
-    this.report.unknownFields.kept += r.unknownFields.kept;
-    this.report.unknownFields.dropped += r.unknownFields.dropped;
+    // This report's own rule counts are only filled in by finishReport(); the other thread's are kept apart.
+    addReportCounts(this.report, r, this.extraRules);
   }
   private extraRules: Record<string, number> = {};
 
@@ -973,6 +970,15 @@ export class RecordRedactor {
     for (const [rule, st] of this.ruleState) if (st.n) this.report.rules[`${rule.path}:${rule.action}`] = st.n + (this.extraRules[`${rule.path}:${rule.action}`] ?? 0);
     return this.report;
   }
+}
+
+/** Adds the counts of `from` (another thread's part of the same input) to `into`; rule counts to `rulesInto`. */
+export function addReportCounts(into: RedactionReport, from: RedactionReport, rulesInto: Record<string, number> = into.rules): void {
+  into.rows += from.rows;
+  for (const [k, n] of Object.entries(from.rules)) rulesInto[k] = (rulesInto[k] ?? 0) + n;
+  for (const k of Object.keys(from.detectors) as (keyof RedactionReport['detectors'])[]) into.detectors[k] += from.detectors[k];
+  into.unknownFields.kept += from.unknownFields.kept;
+  into.unknownFields.dropped += from.unknownFields.dropped;
 }
 
 function isPseudonymEmail(e: string, keyId: string): boolean {

@@ -8,7 +8,7 @@ import { ClariguardError, InputError } from '../errors.js';
 import { trackTemp, untrackTemp } from '../util/atomic.js';
 import { memoryGovernor } from '../util/memory.js';
 import { CsvSplitter } from './csv-splitter.js';
-import { RecordRedactor, type RedactionReport } from './engine.js';
+import { addReportCounts, RecordRedactor, type RedactionReport } from './engine.js';
 import type { RedactFormat } from './formats.js';
 import { JsonScanner } from './json-scanner.js';
 import type { Policy } from './policy.js';
@@ -616,10 +616,7 @@ async function assemble(p: PhaseResult, output: Writable): Promise<RedactionRepo
 }
 
 function mergeInto(a: RedactionReport, b: RedactionReport): void {
-  a.rows += b.rows;
-  for (const [k, v] of Object.entries(b.rules)) a.rules[k] = (a.rules[k] ?? 0) + v;
-  for (const k of Object.keys(b.detectors) as (keyof RedactionReport['detectors'])[]) a.detectors[k] += b.detectors[k];
-  a.unknownFields.kept += b.unknownFields.kept;
-  a.unknownFields.dropped += b.unknownFields.dropped;
+  addReportCounts(a, b);
+  // Every range started from the same merged roster, so the largest is the whole.
   a.roster.size = Math.max(a.roster.size, b.roster.size);
 }

@@ -300,49 +300,42 @@ function jsonTransform(engine: RecordRedactor, format: 'json' | 'ndjson', isDeci
           },
         });
 
+  /** Runs one step of the transform; a step that waits for workers returns their promise. Errors stop the pool. */
+  const step = (cb: TransformCallback, work: () => Promise<void> | void): void => {
+    try {
+      const waiting = work();
+      if (!waiting) return cb();
+      waiting.then(() => cb(), (e: Error) => {
+        pool!.stop();
+        cb(e);
+      });
+    } catch (e) {
+      pool?.stop();
+      cb(e as Error);
+    }
+  };
   const t = new Transform({
     transform(chunk: Buffer, _e, cb: TransformCallback) {
       engine.report.bytesIn += chunk.length;
       onInput?.(chunk.length);
-      try {
+      step(cb, () => {
         scanner.push(chunk);
-        if (poolStarted) {
-          drain(false).then(() => cb(), (e: Error) => {
-            pool!.stop();
-            cb(e);
-          });
-          return;
-        }
+        if (poolStarted) return drain(false);
         out.flush();
-        cb();
-      } catch (e) {
-        pool?.stop();
-        cb(e as Error);
-      }
+      });
     },
     flush(cb: TransformCallback) {
-      try {
+      step(cb, () => {
         scanner.end();
         if (pending) release({ section: null, recordKeys: [] });
         if (poolStarted) {
           dispatch();
-          drain(true)
+          return drain(true)
             .then(() => pool!.finish(engine))
-            .then(() => {
-              out.flush();
-              cb();
-            }, (e: Error) => {
-              pool!.stop();
-              cb(e);
-            });
-          return;
+            .then(() => out.flush());
         }
         out.flush();
-        cb();
-      } catch (e) {
-        pool?.stop();
-        cb(e as Error);
-      }
+      });
     },
     destroy(err, cb) {
       pool?.stop();
