@@ -476,20 +476,27 @@ class WorkerPool {
     return p;
   }
 
-  /** Collects each worker's counts into the main report, then ends the workers. */
+  /**
+   * Collects each worker's counts and the people it met into the main report and roster (so the report's
+   * roster size is what one thread would count), then ends the workers.
+   */
   async finish(engine: RecordRedactor): Promise<void> {
-    const reports = await Promise.all(
+    type Final = { report: RedactionReport; roster: [string, string][] };
+    const finals = await Promise.all(
       this.workers.map(
         (w) =>
-          new Promise<RedactionReport>((resolve) => {
-            w.on('message', (m: { type: string; report: RedactionReport }) => {
-              if (m.type === 'report') resolve(m.report);
+          new Promise<Final>((resolve) => {
+            w.on('message', (m: { type: string } & Final) => {
+              if (m.type === 'report') resolve(m);
             });
             w.postMessage({ type: 'finish' });
           }),
       ),
     );
-    for (const r of reports) engine.mergeCounts(r);
+    for (const f of finals) {
+      engine.mergeCounts(f.report);
+      for (const [v, r] of f.roster) engine.roster.add(v, r);
+    }
     this.stop();
   }
 

@@ -29,7 +29,7 @@ export interface WorkerBatch {
 export type WorkerReply =
   | { type: 'batch'; seq: number; text: string; count: number }
   | { type: 'error'; seq: number; message: string; exitCode: number; code: string }
-  | { type: 'report'; report: ReturnType<RecordRedactor['finishReport']> };
+  | { type: 'report'; report: ReturnType<RecordRedactor['finishReport']>; roster: [string, string][] };
 
 let engine: RecordRedactor | undefined;
 let format: 'json' | 'ndjson' = 'json';
@@ -42,7 +42,7 @@ parentPort?.on('message', (m: WorkerInit | WorkerBatch | { type: 'finish' }) => 
     return;
   }
   if (m.type === 'finish') {
-    parentPort!.postMessage({ type: 'report', report: engine!.finishReport() } satisfies WorkerReply);
+    parentPort!.postMessage({ type: 'report', report: engine!.finishReport(), roster: engine!.roster.entries() } satisfies WorkerReply);
     return;
   }
   const e = engine!;
