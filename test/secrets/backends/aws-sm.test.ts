@@ -5,7 +5,7 @@ import { AwsSecretsManagerBackend, awsRequestToken, readersFromPolicy } from '..
 import { ROTATED_AT_TAG, ROTATION_TAG } from '../../../src/secrets/journal.js';
 import { parseSecretRef } from '../../../src/secrets/ref.js';
 import { SecretValue } from '../../../src/secrets/value.js';
-import { canary, expectNoLeak } from '../../helpers/canary.js';
+import { canary, expectCleanFailure, expectNoLeak } from '../../helpers/canary.js';
 import { startAwsSecretsManagerEmulator, type AwsSecretsManagerEmulator } from './aws-emulator.js';
 
 // The real SDK over real HTTP on loopback against the emulator, with dummy credentials passed via env.
@@ -33,18 +33,9 @@ beforeEach(() => {
 
 const ref = (s: string) => parseSecretRef(s);
 
+/** expectCleanFailure, and the emulator's AWS credentials never in the message either. */
 async function expectStoreError(p: Promise<unknown>, exitCode: number, ...secrets: string[]): Promise<ClariguardError> {
-  const e = await p.then(
-    () => {
-      throw new Error('expected a failure');
-    },
-    (x: unknown) => x,
-  );
-  expect(e).toBeInstanceOf(ClariguardError);
-  const err = e as ClariguardError;
-  expect(err.exitCode).toBe(exitCode);
-  expect(err.message).not.toMatch(/\n/);
-  for (const s of [SECRET_KEY, ...secrets]) expectNoLeak(err.message, s, 'error message');
+  const err = await expectCleanFailure(p, exitCode, [SECRET_KEY, ...secrets]);
   expect(err.message).not.toContain(ACCESS_KEY);
   return err;
 }

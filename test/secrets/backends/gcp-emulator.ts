@@ -9,6 +9,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+// The store's own CRC32C (pinned to the standard check value in gcp-sm.test.ts), not a second copy.
+import { crc32c } from '../../../src/secrets/backends/gcp-sm.js';
 
 export interface GcpVersion {
   n: number;
@@ -175,7 +177,7 @@ function handle(state: GcpEmulatorState, method: string, url: URL, body: Record<
       state.beforeUpdate?.(s);
       const payload = body.payload as { data?: string; dataCrc32c?: string | number } | undefined;
       if (!payload?.data) throw err('INVALID_ARGUMENT', 'payload.data is required');
-      if (payload.dataCrc32c !== undefined && Number(payload.dataCrc32c) !== crc32cOf(Buffer.from(payload.data, 'base64'))) {
+      if (payload.dataCrc32c !== undefined && Number(payload.dataCrc32c) !== crc32c(Buffer.from(payload.data, 'base64'))) {
         throw err('INVALID_ARGUMENT', 'Checksum mismatch: the payload was corrupted in transit.');
       }
       const v: GcpVersion = { n: Math.max(0, ...s.versions.map((x) => x.n)) + 1, data: payload.data, state: 1, createTime: new Date().toISOString() };
@@ -219,21 +221,6 @@ function handle(state: GcpEmulatorState, method: string, url: URL, body: Record<
     }
   }
   throw new GcpError(404, 'NOT_FOUND', `no route for ${method} ${url.pathname}`);
-}
-
-const CRC = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-function crc32cOf(buf: Buffer): number {
-  let c = 0xffffffff;
-  for (const b of buf) c = CRC[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {

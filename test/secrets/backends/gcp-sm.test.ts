@@ -66,6 +66,8 @@ describe('gcp-sm backend (real SDK over REST against the emulator)', () => {
     // The payload checksum went with every write; the access token only in the Authorization header.
     const adds = emu.state.requests.filter((q) => q.url.includes(':addVersion')).map((q) => JSON.parse(q.body));
     expect(Number(adds[0].payload.dataCrc32c)).toBe(crc32c(Buffer.from(v1)));
+    // CRC-32C's standard check value (RFC 3720): the checksum the service verifies is the real one.
+    expect(crc32c(Buffer.from('123456789'))).toBe(0xe3069283);
     for (const q of emu.state.requests) expect(q.url + q.body).not.toContain(ACCESS_TOKEN);
   });
 
