@@ -223,9 +223,9 @@ function defaultThreads(): number {
 async function redactFileInRanges(
   file: string,
   output: Writable,
-  o: RedactFileOptions & { policy?: Policy; threads: number; explicitThreads: boolean; sourceName: string; tmpDir: string; onInput?: (bytes: number) => void },
+  o: RedactFileOptions & { policy?: Policy; size: number; threads: number; explicitThreads: boolean; sourceName: string; tmpDir: string; onInput?: (bytes: number) => void },
 ): Promise<RedactionReport | null> {
-  const size = statSync(file).size;
+  const size = o.size;
   // Small files only when threads were asked for explicitly.
   if (size < PARALLEL_MIN_BYTES && !o.explicitThreads && !process.env.CLARIGUARD_REDACT_THREADS) return null;
   const head = readHead(file, HEAD_BYTES);
@@ -252,9 +252,12 @@ export async function redactFile(o: RedactFileOptions): Promise<RedactionReport>
   if (o.policyFile && o.preset) throw new UsageError('use either --policy or --preset, not both');
   const policy = o.policy ?? (o.policyFile ? loadPolicyFile(o.policyFile) : undefined);
   let input: Readable;
+  let size = 0;
   if (o.in && o.in !== '-') {
     try {
-      if (!statSync(o.in).isFile()) throw new UsageError(`${o.in} is not a file`);
+      const st = statSync(o.in);
+      if (!st.isFile()) throw new UsageError(`${o.in} is not a file`);
+      size = st.size;
     } catch (e) {
       if (e instanceof UsageError) throw e;
       throw new InputError(o.in, `cannot read: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
@@ -268,7 +271,6 @@ export async function redactFile(o: RedactFileOptions): Promise<RedactionReport>
   let done = 0;
   let total: number | null = null;
   if (o.in && o.in !== '-' && o.onProgress) {
-    const size = statSync(o.in).size;
     const policyForCount = policy ?? (o.preset ? presetPolicy(o.preset) : undefined);
     // Without an explicit policy the preset is only known later: assume the presets' roster pre-pass.
     total = o.singlePass || (policyForCount && !policyForCount.rules.some((r) => r.roster)) ? size : 2 * size;
@@ -276,7 +278,7 @@ export async function redactFile(o: RedactFileOptions): Promise<RedactionReport>
   const onInput = o.onProgress ? (bytes: number) => o.onProgress!((done += bytes), total === null ? null : Math.max(total, done)) : undefined;
   try {
     if (o.in && o.in !== '-' && !o.singlePass && threads > 1) {
-      const report = await redactFileInRanges(o.in, output, { ...o, policy, threads, explicitThreads: o.threads !== undefined, sourceName, tmpDir: o.out && o.out !== '-' ? dirname(o.out) : tmpdir(), onInput });
+      const report = await redactFileInRanges(o.in, output, { ...o, policy, size, threads, explicitThreads: o.threads !== undefined, sourceName, tmpDir: o.out && o.out !== '-' ? dirname(o.out) : tmpdir(), onInput });
       if (report) {
         input.destroy();
         if (writer) {

@@ -71,7 +71,7 @@ export function rosterScanner(engine: RecordRedactor, format: RedactFormat, star
   };
   if (format === 'ndjson') {
     const s = new NdjsonSplitter(file, (v) => collect(null, v), (slice, where) => raw(null, slice, where), start?.base ?? 0);
-    return { push: (b) => s.push(b), end: () => s.end(), atRecordBoundary: () => s.atRecordBoundary(), get lineNo() { return s.lineNo; } };
+    return ndjsonScanner(s);
   }
   const s = new JsonScanner(
     file,
@@ -109,7 +109,7 @@ export function redactScanner(
   };
   if (format === 'ndjson') {
     const s = new NdjsonSplitter(file, (v, where) => rec(redactParsedRecord(engine, null, v, where)), (slice, where) => rec(redactRawRecord(engine, null, slice, where)), start?.base ?? 0);
-    return { scanner: { push: (b) => s.push(b), end: () => s.end(), atRecordBoundary: () => s.atRecordBoundary(), get lineNo() { return s.lineNo; } }, json: doc };
+    return { scanner: ndjsonScanner(s), json: doc };
   }
   if (start) {
     // A range in the middle of the document: the section's key was written by an earlier range.
@@ -141,6 +141,10 @@ function resumeOf(start: RangeStart | null): ScanResume | undefined {
 
 function jsonScanner(s: JsonScanner): RangeScanner {
   return { push: (b) => s.push(b), end: () => s.end(), atRecordBoundary: (section) => s.atRecordBoundary(section), get lineNo() { return s.lineNo; } };
+}
+
+function ndjsonScanner(s: NdjsonSplitter): RangeScanner {
+  return { push: (b) => s.push(b), end: () => s.end(), atRecordBoundary: () => s.atRecordBoundary(), get lineNo() { return s.lineNo; } };
 }
 
 function csvScanner(splitter: CsvSplitter, utf8: Utf8Validator): RangeScanner {
