@@ -277,6 +277,32 @@ describe('clariguard redact with worker threads on bad input', () => {
   });
 });
 
+describe('clariguard redact with worker threads on bad CSV', () => {
+  it('exits 65 naming the file, line and offset of a quoting error in a worker range, and leaves nothing behind', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const key = canary('cgkey');
+      const env = isolatedEnv(dir, { CG_KEY: key });
+      const rows = Array.from({ length: 3000 }, (_, k) => ({ owner: k % NAMES.length, mention: '', amount: k }));
+      const file = join(dir, 'bad.csv');
+      const lines = csvDoc(rows, true).split('\r\n');
+      lines[2700] = lines[2700]!.replace('Forecast Value', 'Forecast "Value');
+      writeFileSync(file, lines.join('\r\n'));
+      const args = ['redact', '--in', file, '--out', join(dir, 'out.csv'), '--key', 'env:CG_KEY'];
+      const par = await runCli(args, { env: { ...env, CLARIGUARD_REDACT_THREADS: '2' } });
+      const one = await runCli(args, { env: { ...env, CLARIGUARD_REDACT_THREADS: '0' } });
+      expect(par.code).toBe(65);
+      expect(par.stderr.trim().split('\n')).toHaveLength(1);
+      expect(par.stderr).toMatch(/bad\.csv \(line 2701, byte offset \d+\): malformed CSV/);
+      expect(par.stderr).toBe(one.stderr);
+      expect(readdirSync(dir).filter((f) => f !== 'clariguard')).toEqual(['bad.csv']);
+      expectNoLeak(par.stdout + par.stderr, key);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
 describe('the roster pre-pass reads flat records without decoding them', () => {
   it('finds exactly the names the member walk finds (escaped keys, duplicates, nested decoys, arrays, escapes)', async () => {
     const { RecordRedactor } = await import('../../src/redact/engine.js');
