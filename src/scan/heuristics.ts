@@ -278,5 +278,25 @@ export function forEachAssignmentOf(
   }
 }
 
+/**
+ * git grep line patterns (Rule.linePatterns) for the assignment rules: every value forEachAssignmentOf()
+ * hands to clari-api-token or generic-secret and that isCredentialLike() accepts (length >= 12 at the
+ * lowest minLength, no whitespace, no `://`, a digit unless 32+ long) is matched by one of them. A value
+ * follows its separator on the same line (visitNames/assignedValue skip only spaces and tabs), except after
+ * `Bearer` and in a typed declaration split over lines, where it starts its line. The name is not required
+ * (a keyword alternation at every letter costs git more than it saves); only the one separator that is
+ * common before long values is excluded exactly: the `:` of `http://`, whose name holds no keyword.
+ */
+// Possessive quantifiers: the value is read greedily (all blanks, then `Bearer `, then one quote), as
+// assignedValue() and readValue() do, so no backtracking into other splits is needed.
+const LP_VALUE = String.raw`(?=\S{12})(?![^\s:]{0,9}://)(?:[^\s\d]*+\d|\S{32})`;
+const LP_BEARER = String.raw`(?:[bB][eE][aA][rR][eE][rR]\s++)?+`;
+const LP_QUOTE = String.raw`(?:\\?["'` + '`' + '])?+';
+export const ASSIGNMENT_LINE_PATTERNS: readonly string[] = [
+  String.raw`(?:=>?+|<-|,|(?<!(?<![\w.$-])https)(?<!(?<![\w.$-])http):)\s*+` + LP_BEARER + LP_QUOTE + LP_VALUE,
+  String.raw`-[A-Za-z][\w.$-]*+(?:\\?["'])?+\]?+[ \t]++` + LP_BEARER + LP_QUOTE + LP_VALUE,
+  String.raw`^\s*+` + LP_QUOTE + LP_VALUE,
+];
+
 /** Names that name something about a secret (its file, URL, id, length), not the secret itself. */
 export const NOT_A_SECRET_NAME = /(_|-|\.|\b|[a-z])(url|uri|path|file|dir|name|id|ids|endpoint|host|env|var|ref|header|length|len|type|prefix|expires?|expiry|ttl|count|version|scope|enabled|rotated(at)?|created(at)?|hash|sha\d*|digest|fingerprint|checksum|md5|hint|masked)$/i;

@@ -4,7 +4,7 @@ import type { SecretValue } from '../secrets/value.js';
 import { Detector } from './engine.js';
 import { loadBaseline, repositoryIdentityAsync, scanKeyFrom, writeBaseline } from './fingerprint.js';
 import { repoRootOfAsync, verifyRevision } from './git.js';
-import { scanDiffs } from './history.js';
+import { gitGrepCandidates, prefilterPatterns } from './prefilter.js';
 import { DEFAULT_RULES, knownTokenRule, loadRulesFile } from './rules/index.js';
 import type { Rule, ScanOptions, ScanResult, ScanStats } from './types.js';
 import { scanWorktree } from './worktree.js';
@@ -81,6 +81,7 @@ interface Prepared {
   repoRoot: string | null;
   cwd: string;
   stats: ScanStats;
+  prefilter?: Promise<Set<string> | null>;
 }
 
 async function prepare(options: ScanOptions): Promise<Prepared> {
@@ -91,12 +92,20 @@ async function prepare(options: ScanOptions): Promise<Prepared> {
   const known = [...(options.known ?? []), ...(options.knownRefs?.length ? await readKnownValues(options.knownRefs, env) : [])];
   const rules = await resolveRules({ ...options, cwd }, known.map((k) => k.reveal()));
   if (rules.length === 0) throw new UsageError('no rules to run (--no-default-rules needs --rules FILE or --known REF)');
-  // Both git lookups at once: under load each spawn costs tens of milliseconds.
+  // The work-tree pre-filter (git grep) starts before anything else is known: it is the longest of the git
+  // calls, and it runs while the others do. Outside a repository it fails and is not used.
+  let prefilter: Promise<Set<string> | null> | undefined;
+  if (!options.history && !options.staged && !options.allFiles && options.prefilter !== false) {
+    const patterns = prefilterPatterns(rules);
+    const pathspecs = (options.paths?.length ? options.paths : [cwd]).map((x) => resolve(cwd, x));
+    if (patterns) prefilter = gitGrepCandidates(cwd, pathspecs, patterns);
+  }
+  // The git lookups at once: under load each spawn costs tens of milliseconds.
   const [repoRoot, identity] = await Promise.all([repoRootOfAsync(cwd), env.CLARIGUARD_SCAN_KEY ? null : repositoryIdentityAsync(cwd)]);
   const { key, keyId } = scanKeyFrom(repoRoot ? identity : null, env);
   const stats = emptyStats();
   const baseline = options.baseline ? loadBaseline(resolve(cwd, options.baseline), keyId) : null;
-  return { rules, keyId, detector: new Detector(rules, key, baseline, stats.skipped), repoRoot, cwd, stats };
+  return { rules, keyId, detector: new Detector(rules, key, baseline, stats.skipped), repoRoot, cwd, stats, prefilter };
 }
 
 function sortFindings(r: ScanResult): void {
@@ -121,6 +130,7 @@ export async function scanWithRules(options: ScanOptions = {}): Promise<{ result
     if (!p.repoRoot) throw new UsageError(`--${options.history ? 'history' : 'staged'} needs a git repository (${p.cwd} is not in one)`);
     const since = options.since ? verifyRevision(p.repoRoot, options.since) : undefined;
     const paths = (options.paths ?? []).map((x) => resolve(p.cwd, x));
+    const { scanDiffs } = await import('./history.js');
     findings = await scanDiffs(
       { repoRoot: p.repoRoot, mode: options.history ? 'history' : 'staged', since, paths, maxFileBytes, onProgress: options.onProgress },
       p.detector,
@@ -128,7 +138,15 @@ export async function scanWithRules(options: ScanOptions = {}): Promise<{ result
     );
   } else {
     findings = await scanWorktree(
-      { cwd: p.cwd, repoRoot: p.repoRoot, paths: options.paths ?? [], allFiles: options.allFiles ?? false, maxFileBytes, onProgress: options.onProgress },
+      {
+        cwd: p.cwd,
+        repoRoot: p.repoRoot,
+        paths: options.paths ?? [],
+        allFiles: options.allFiles ?? false,
+        maxFileBytes,
+        onProgress: options.onProgress,
+        prefilter: p.prefilter,
+      },
       p.detector,
       p.stats,
     );

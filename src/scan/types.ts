@@ -35,6 +35,13 @@ export interface Rule {
    * Empty means "always run".
    */
   keywords: string[];
+  /**
+   * Work-tree pre-filter run by `git grep -P` (PCRE2 on bytes, ASCII classes; see prefilter.ts): whenever
+   * detect() finds anything in a chunk, at least one line of the chunk (without its newline) matches one of
+   * these. Must hold exactly, for every input: a file no pattern matches is never read. Omitted: the
+   * keywords are used instead.
+   */
+  linePatterns?: string[];
   /** The pattern, for humans and SARIF help; `detect` is what runs. */
   pattern: string;
   /** Rules that match exact known values ignore inline allows and baselines (the value is real by construction). */
@@ -114,6 +121,11 @@ export interface ScanOptions {
   ruleIds?: string[];
   /** Work tree in a repository: also scan files .gitignore excludes (as a plain directory walk does). */
   allFiles?: boolean;
+  /**
+   * Work tree in a repository: let `git grep` pick the files worth reading (default true). false reads and
+   * checks every file here; results are the same either way (the tests compare them).
+   */
+  prefilter?: boolean;
   /** Files (or per-commit file diffs) larger than this are skipped and counted. Default 5 MiB. */
   maxFileBytes?: number;
   /** Environment for secret stores and the scan key; defaults to process.env. */

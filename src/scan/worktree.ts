@@ -18,6 +18,11 @@ export interface WorktreeOptions {
   allFiles: boolean;
   maxFileBytes: number;
   onProgress?: (stats: Readonly<ScanStats>) => void;
+  /**
+   * Started by the caller as early as it can (see prefilter.ts): the repository-relative paths of the files
+   * `git grep` found a line pattern in, or null when it could not tell exactly.
+   */
+  prefilter?: Promise<Set<string> | null>;
 }
 
 /** Paths in reports: relative to the repository root (or the cwd outside a repository), forward slashes. */
@@ -47,21 +52,28 @@ function gitZ(args: string[], cwd: string): Promise<string[]> {
   });
 }
 
+/** A file to scan; `listed`: git listed it as a worktree file whose content `git grep` searches. */
+interface Target {
+  abs: string;
+  rel: string;
+  listed: boolean;
+}
+
 /**
  * The files to scan. In a repository (unless allFiles): tracked plus untracked-but-not-ignored files
  * (`git ls-files -co --exclude-standard`), i.e. what could be committed; ignored entries are counted.
  * Elsewhere: a directory walk. Named files are always scanned, even if ignored.
  */
-async function listTargets(o: WorktreeOptions, stats: ScanStats): Promise<{ abs: string; rel: string }[]> {
+async function listTargets(o: WorktreeOptions, stats: ScanStats): Promise<Target[]> {
   const base = o.repoRoot ?? o.cwd;
-  const out: { abs: string; rel: string }[] = [];
+  const out: Target[] = [];
   const seen = new Set<string>();
   // `rel` is known for git's listing (paths relative to the root, which is `base` in a repository): no
   // path.relative() per file.
-  const add = (abs: string, rel?: string): void => {
+  const add = (abs: string, rel?: string, listed = false): void => {
     if (seen.has(abs)) return;
     seen.add(abs);
-    out.push({ abs, rel: rel ?? displayPath(base, abs) });
+    out.push({ abs, rel: rel ?? displayPath(base, abs), listed });
   };
   for (const p of o.paths.length ? o.paths : [o.cwd]) {
     const abs = resolve(o.cwd, p);
@@ -85,14 +97,19 @@ async function listTargets(o: WorktreeOptions, stats: ScanStats): Promise<{ abs:
     const inRepo = o.repoRoot !== null && !relative(o.repoRoot, abs).startsWith('..');
     if (inRepo && !o.allFiles) {
       const [files, ignored] = await Promise.all([
-        gitZ(['ls-files', '-z', '-co', '--exclude-standard', '--', abs], o.repoRoot!),
+        // -v tags each entry: git grep reads assume-unchanged (lower-case tag) and skip-worktree (S) entries
+        // from the index, not the work tree, so those are never left to its pre-filter.
+        gitZ(['ls-files', '-z', '-v', '-co', '--exclude-standard', '--', abs], o.repoRoot!),
         gitZ(['ls-files', '-z', '-oi', '--exclude-standard', '--directory', '--', abs], o.repoRoot!),
       ]);
       stats.skipped.gitignored += ignored.filter((f) => !hasExcludedSegment(f.replace(/\/$/, ''))).length;
-      for (const f of files) {
+      for (const entry of files) {
+        const tag = entry.charCodeAt(0);
+        const f = entry.slice(2);
+        const listed = tag === 0x48 /* H */ || tag === 0x3f /* ? */ || tag === 0x4d /* M */;
         if (hasExcludedSegment(f)) stats.skipped.excludedDir++;
-        else if (sep === '/') add(`${o.repoRoot}/${f}`, f);
-        else add(join(o.repoRoot!, f));
+        else if (sep === '/') add(`${o.repoRoot}/${f}`, f, listed);
+        else add(join(o.repoRoot!, f), undefined, listed);
       }
     } else {
       walk(abs, stats, add);
@@ -172,11 +189,32 @@ function readTarget(abs: string, rel: string, o: WorktreeOptions, stats: ScanSta
   }
 }
 
+/**
+ * A file git grep did not list has no finding: only what the stats need is looked up (one lstat). Anything
+ * but a regular file within the size limit goes through readTarget(), which classifies it as before.
+ */
+function countUnlisted(t: Target, o: WorktreeOptions, stats: ScanStats): boolean {
+  let st;
+  try {
+    st = lstatSync(t.abs, { throwIfNoEntry: false });
+  } catch {
+    return false;
+  }
+  if (st === undefined) return true; // deleted since git listed it: nothing to read, as readTarget() does
+  if (!st.isFile() || st.size > o.maxFileBytes) return false;
+  if (++stats.files % 100 === 0) o.onProgress?.(stats);
+  stats.bytes += st.size;
+  return true;
+}
+
 export async function scanWorktree(o: WorktreeOptions, detector: Detector, stats: ScanStats): Promise<Finding[]> {
   const targets = await listTargets(o, stats);
+  // Only files git listed itself can be left to its pre-filter; named files and walked trees are read here.
+  const candidates = o.prefilter && targets.some((t) => t.listed) ? await o.prefilter : null;
   const findings: Finding[] = [];
   const meta = { commit: null, author: null, date: null };
   for (const t of targets) {
+    if (candidates && t.listed && !candidates.has(t.rel) && countUnlisted(t, o, stats)) continue;
     const data = readTarget(t.abs, t.rel, o, stats);
     if (!data) continue;
     if (++stats.files % 100 === 0) o.onProgress?.(stats);

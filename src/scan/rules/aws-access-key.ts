@@ -26,6 +26,7 @@ export const awsAccessKey: Rule = {
   description: 'An AWS access key id (guards AWS Secrets Manager and the export buckets)',
   severity: 'high',
   keywords: ['akia', 'asia', 'abia', 'acca', 'agpa', 'aida', 'aroa', 'aipa', 'anpa', 'anva', 'apka'],
+  linePatterns: ['A(?:KIA|SIA|BIA|CCA|GPA|IDA|ROA|IPA|NPA|NVA|PKA)[A-Z2-7]{16}'],
   pattern: '(AKIA|ASIA|ABIA|ACCA|...)[A-Z2-7]{16}, except documentation examples',
   detect,
   samples: {

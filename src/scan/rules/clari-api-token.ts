@@ -1,4 +1,5 @@
 import {
+  ASSIGNMENT_LINE_PATTERNS,
   CLARI_WORD,
   NOT_A_SECRET_NAME,
   clariNear,
@@ -52,6 +53,7 @@ export const clariApiToken: Rule = {
   description: 'A Clari API token (Revenue apikey/partnerkey or Copilot X-Api-Key/X-Api-Password) written into a file',
   severity: 'high',
   keywords: ['clari', 'partnerkey', 'partner_key', 'partner-key'],
+  linePatterns: [...ASSIGNMENT_LINE_PATTERNS],
   pattern:
     'a name for a Clari credential (CLARI_API_KEY, clari_token, clariApiKey, --clari-token, apikey/partnerkey/X-Api-Key/X-Api-Password headers near api.clari.com) assigned a credential-like literal (length >= 16, mixed charset, Shannon entropy >= 3.0, not a placeholder or reference)',
   detect,

@@ -1,4 +1,5 @@
 import { secretVariants } from '../../masking/variants.js';
+import { exactLinePattern } from '../prefilter.js';
 import type { Rule, RuleMatch, ScanChunk } from '../types.js';
 
 /** Shorter encoded fragments could occur by chance; the raw value itself is always searched. */
@@ -34,10 +35,22 @@ export function knownTokenRule(values: string[]): Rule {
     description: 'A real secret value from the secret store (--known), raw or base64/base64url/URL/hex encoded',
     severity: 'high',
     keywords: list,
+    // Exact bytes (case-sensitive, as detect() compares); null (no piece git can match) leaves the keywords.
+    linePatterns: linePatternsOf(list),
     pattern: 'exact match of the values named with --known and their encoded forms',
     unsuppressible: true,
     detect,
   };
+}
+
+function linePatternsOf(needles: string[]): string[] | undefined {
+  const out: string[] = [];
+  for (const n of needles) {
+    const p = exactLinePattern(n);
+    if (p === null) return undefined;
+    out.push(p);
+  }
+  return out;
 }
 
 /** Samples for the per-rule test: the rule is built from a value at test time. */

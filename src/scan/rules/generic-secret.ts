@@ -1,4 +1,4 @@
-import { CLARI_WORD, NOT_A_SECRET_NAME, forEachAssignmentOf, isCodeFile, isCredentialLike } from '../heuristics.js';
+import { ASSIGNMENT_LINE_PATTERNS, CLARI_WORD, NOT_A_SECRET_NAME, forEachAssignmentOf, isCodeFile, isCredentialLike } from '../heuristics.js';
 import type { Rule, RuleMatch, ScanChunk } from '../types.js';
 
 /** Names of credentials in general (Clari ones belong to clari-api-token; a bare `key` is too common). */
@@ -99,6 +99,15 @@ export const genericSecret: Rule = {
     'private', 'signing', 'encryption', 'master', 'credential', 'passphrase', 'auth_', 'authkey', 'authtoken',
     'age-secret-key', 'ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_', 'hvs.', 'hvb.', 'xox', 'aiza', 'ops_ey', 'accountkey',
     'postgres', 'mysql', 'mariadb', 'mongodb', 'redis', 'amqp',
+  ],
+  // The assignment patterns, and each FORMATS regex reduced to a literal plus the minimum run that follows
+  // (anchored on rarer characters through look-behinds: `_`, `.`, `:` instead of g/h/o/p starts).
+  linePatterns: [
+    ...ASSIGNMENT_LINE_PATTERNS,
+    'PRIVATE KEY|A(?:GE-SECRET-KEY-1[0-9A-Z]{58}|Iza[0-9A-Za-z_-]{35}|ccountKey=[A-Za-z0-9+/]{80})',
+    '_(?:(?<=gh[pousr]_)[A-Za-z0-9]{36}|(?<=github_)pat_[A-Za-z0-9_]{60}|(?<=ops_)ey[A-Za-z0-9_-]{40})',
+    '(?<=hv[sb])\\.[A-Za-z0-9_-]{24}|xox[abposr]-[A-Za-z0-9-]{10}',
+    String.raw`://[^\s:/@"'` + '`' + String.raw`]+:[^\s@/"'` + '`' + ']{6,}@',
   ],
   pattern: 'a credential name (secret, password, token, api key, access key, private key, ...) assigned a credential-like literal (length >= 12, entropy >= 3.3), or a well-known token format',
   detect,

@@ -70,6 +70,11 @@ export const signedDownloadUrl: Rule = {
   description: 'A presigned or signed download URL (S3, GCS, Azure SAS, CloudFront, Clari export/Copilot links) saved in a file; they grant access until they expire',
   severity: 'medium',
   keywords: ['x-amz-signature', 'x-goog-signature', 'sig=', 'signature=', 'clari.com'],
+  // The signature parameter names (after `?` or `&`), or a query with a value on a clari.com host.
+  linePatterns: [
+    '[?&](?:[xX]-(?:[aA][mM][zZ]|[gG][oO][oO][gG])-)?[sS][iI][gG](?:[nN][aA][tT][uU][rR][eE])?=',
+    String.raw`[cC][lL][aA][rR][iI]\.[cC][oO][mM]\S*\?\S*=`,
+  ],
   pattern: 'URL with X-Amz-Signature / X-Goog-Signature, Azure SAS sig= (with sv/se/sp), Signature= with Expires/Key-Pair-Id/GoogleAccessId, or a token parameter on a *.clari.com link',
   detect,
   samples: {
