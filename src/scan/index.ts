@@ -1,5 +1,7 @@
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
+import type { SecretRef } from '../secrets/ref.js';
+import type { SecretBackend } from '../secrets/types.js';
 import type { SecretValue } from '../secrets/value.js';
 import { Detector } from './engine.js';
 import { loadBaseline, repositoryIdentityAsync, scanKeyFrom, writeBaseline } from './fingerprint.js';
@@ -23,11 +25,20 @@ export const DEFAULT_MAX_FILE_BYTES = 5 * 1024 * 1024;
  * keeps stages (during a rotation both tokens are live and both must stay out of the repository).
  */
 export async function readKnownValues(refs: string[], env?: ScanOptions['env']): Promise<SecretValue[]> {
-  // The store backends (and their SDKs) load only when --known is used.
-  const { openSecret } = await import('../secrets/index.js');
+  // The store backends (and their SDKs) load only when --known is used; `env:` references (CI, the bench)
+  // need only the env backend, not every store module (and proper-lockfile) behind secrets/index.js.
+  let open: (ref: string) => { ref: SecretRef; backend: SecretBackend };
+  if (refs.every((r) => /^\s*env:/.test(r))) {
+    const [{ toSecretRef }, { EnvBackend }] = await Promise.all([import('../secrets/ref.js'), import('../secrets/backends/env.js')]);
+    const backend = EnvBackend.fromContext({ env: env ?? process.env });
+    open = (ref) => ({ ref: toSecretRef(ref), backend });
+  } else {
+    const { openSecret } = await import('../secrets/index.js');
+    open = (ref) => openSecret(ref, { env });
+  }
   const out: SecretValue[] = [];
   for (const ref of refs) {
-    const { ref: r, backend } = openSecret(ref, { env });
+    const { ref: r, backend } = open(ref);
     out.push(await backend.read(r));
     if (backend.capabilities.stages) {
       for (const stage of ['pending', 'previous'] as const) {
@@ -76,8 +87,8 @@ function emptyStats(): ScanStats {
 
 interface Prepared {
   rules: Rule[];
-  keyId: string;
-  detector: Detector;
+  /** The fingerprint key id and the rule engine, once the repository's root commits are known. */
+  ready: Promise<{ keyId: string; detector: Detector }>;
   repoRoot: string | null;
   cwd: string;
   stats: ScanStats;
@@ -100,12 +111,20 @@ async function prepare(options: ScanOptions): Promise<Prepared> {
     const pathspecs = (options.paths?.length ? options.paths : [cwd]).map((x) => resolve(cwd, x));
     if (patterns) prefilter = gitGrepCandidates(cwd, pathspecs, patterns);
   }
-  // The git lookups at once: under load each spawn costs tens of milliseconds.
-  const [repoRoot, identity] = await Promise.all([repoRootOfAsync(cwd), env.CLARIGUARD_SCAN_KEY ? null : repositoryIdentityAsync(cwd)]);
-  const { key, keyId } = scanKeyFrom(repoRoot ? identity : null, env);
+  // The git lookups at once: under load each spawn costs tens of milliseconds. The root commits (for the
+  // fingerprint key) take longest on a long history and are only needed once scanning starts: listing the
+  // work tree does not wait for them.
+  const identityP = env.CLARIGUARD_SCAN_KEY ? Promise.resolve(null) : repositoryIdentityAsync(cwd);
+  const repoRoot = await repoRootOfAsync(cwd);
   const stats = emptyStats();
-  const baseline = options.baseline ? loadBaseline(resolve(cwd, options.baseline), keyId) : null;
-  return { rules, keyId, detector: new Detector(rules, key, baseline, stats.skipped), repoRoot, cwd, stats, prefilter };
+  const ready = identityP.then((identity) => {
+    const { key, keyId } = scanKeyFrom(repoRoot ? identity : null, env);
+    const baseline = options.baseline ? loadBaseline(resolve(cwd, options.baseline), keyId) : null;
+    return { keyId, detector: new Detector(rules, key, baseline, stats.skipped) };
+  });
+  // Awaited later; an error (a bad baseline) surfaces there, not as an unhandled rejection meanwhile.
+  ready.catch(() => undefined);
+  return { rules, ready, repoRoot, cwd, stats, prefilter };
 }
 
 function sortFindings(r: ScanResult): void {
@@ -133,7 +152,7 @@ export async function scanWithRules(options: ScanOptions = {}): Promise<{ result
     const { scanDiffs } = await import('./history.js');
     findings = await scanDiffs(
       { repoRoot: p.repoRoot, mode: options.history ? 'history' : 'staged', since, paths, maxFileBytes, onProgress: options.onProgress },
-      p.detector,
+      (await p.ready).detector,
       p.stats,
     );
   } else {
@@ -147,14 +166,14 @@ export async function scanWithRules(options: ScanOptions = {}): Promise<{ result
         onProgress: options.onProgress,
         prefilter: p.prefilter,
       },
-      p.detector,
+      p.ready.then((r) => r.detector),
       p.stats,
     );
   }
   p.stats.ms = Math.round(performance.now() - t0);
   const result: ScanResult = { findings, stats: p.stats };
   sortFindings(result);
-  return { result, rules: p.rules, keyId: p.keyId };
+  return { result, rules: p.rules, keyId: (await p.ready).keyId };
 }
 
 /** Scans and writes every finding's fingerprint to `file` as a baseline. Returns how many it wrote. */

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, readSync, readdirSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, readSync, readdirSync, type Stats } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { Detector } from './engine.js';
@@ -190,16 +190,12 @@ function readTarget(abs: string, rel: string, o: WorktreeOptions, stats: ScanSta
 }
 
 /**
- * A file git grep did not list has no finding: only what the stats need is looked up (one lstat). Anything
- * but a regular file within the size limit goes through readTarget(), which classifies it as before.
+ * A file git grep did not list has no finding: only what the stats need is looked up (one lstat, made while
+ * git grep still runs). Anything but a regular file within the size limit goes through readTarget(), which
+ * classifies it as before. Returns false when the file still has to go through readTarget().
  */
-function countUnlisted(t: Target, o: WorktreeOptions, stats: ScanStats): boolean {
-  let st;
-  try {
-    st = lstatSync(t.abs, { throwIfNoEntry: false });
-  } catch {
-    return false;
-  }
+function countUnlisted(st: Stats | undefined | null, o: WorktreeOptions, stats: ScanStats): boolean {
+  if (st === null) return false; // lstat failed: readTarget() reports why
   if (st === undefined) return true; // deleted since git listed it: nothing to read, as readTarget() does
   if (!st.isFile() || st.size > o.maxFileBytes) return false;
   if (++stats.files % 100 === 0) o.onProgress?.(stats);
@@ -207,14 +203,28 @@ function countUnlisted(t: Target, o: WorktreeOptions, stats: ScanStats): boolean
   return true;
 }
 
-export async function scanWorktree(o: WorktreeOptions, detector: Detector, stats: ScanStats): Promise<Finding[]> {
+export async function scanWorktree(o: WorktreeOptions, detectorP: Detector | Promise<Detector>, stats: ScanStats): Promise<Finding[]> {
   const targets = await listTargets(o, stats);
   // Only files git listed itself can be left to its pre-filter; named files and walked trees are read here.
-  const candidates = o.prefilter && targets.some((t) => t.listed) ? await o.prefilter : null;
+  let candidates: Set<string> | null = null;
+  let lstats: (Stats | undefined | null)[] = [];
+  if (o.prefilter && targets.some((t) => t.listed)) {
+    lstats = targets.map((t) => {
+      if (!t.listed) return null;
+      try {
+        return lstatSync(t.abs, { throwIfNoEntry: false });
+      } catch {
+        return null;
+      }
+    });
+    candidates = await o.prefilter;
+  }
+  const detector = await detectorP;
   const findings: Finding[] = [];
   const meta = { commit: null, author: null, date: null };
-  for (const t of targets) {
-    if (candidates && t.listed && !candidates.has(t.rel) && countUnlisted(t, o, stats)) continue;
+  for (let i = 0; i < targets.length; i++) {
+    const t = targets[i];
+    if (candidates && t.listed && !candidates.has(t.rel) && countUnlisted(lstats[i], o, stats)) continue;
     const data = readTarget(t.abs, t.rel, o, stats);
     if (!data) continue;
     if (++stats.files % 100 === 0) o.onProgress?.(stats);
