@@ -293,7 +293,8 @@ const LP_VALUE = String.raw`(?=\S{12})(?![^\s:]{0,9}://)(?:[^\s\d]*+\d|\S{32})`;
 const LP_BEARER = String.raw`(?:[bB][eE][aA][rR][eE][rR]\s++)?+`;
 const LP_QUOTE = String.raw`(?:\\?["'` + '`' + '])?+';
 export const ASSIGNMENT_LINE_PATTERNS: readonly string[] = [
-  String.raw`(?:=>?+|<-|,|(?<!(?<![\w.$-])https)(?<!(?<![\w.$-])http):)\s*+` + LP_BEARER + LP_QUOTE + LP_VALUE,
+  // Each alternative starts with its literal, so PCRE only tries where one of =<,: occurs.
+  String.raw`(?:=>?+|<-|,|:(?<!(?<![\w.$-])https:)(?<!(?<![\w.$-])http:))\s*+` + LP_BEARER + LP_QUOTE + LP_VALUE,
   String.raw`-[A-Za-z][\w.$-]*+(?:\\?["'])?+\]?+[ \t]++` + LP_BEARER + LP_QUOTE + LP_VALUE,
   String.raw`^\s*+` + LP_QUOTE + LP_VALUE,
 ];

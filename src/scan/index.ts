@@ -1,3 +1,4 @@
+import { lstatSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { SecretRef } from '../secrets/ref.js';
@@ -9,7 +10,7 @@ import { repoRootOfAsync, verifyRevision } from './git.js';
 import { gitGrepCandidates, prefilterPatterns } from './prefilter.js';
 import { DEFAULT_RULES, knownTokenRule, loadRulesFile } from './rules/index.js';
 import type { Rule, ScanOptions, ScanResult, ScanStats } from './types.js';
-import { scanWorktree } from './worktree.js';
+import { gitListing, scanWorktree } from './worktree.js';
 
 export * from './types.js';
 export { formatText, toSarif, toJsonReport } from './format.js';
@@ -93,6 +94,7 @@ interface Prepared {
   cwd: string;
   stats: ScanStats;
   prefilter?: Promise<Set<string> | null>;
+  listing?: { abs: string; entries: Promise<[string[], string[]]> };
 }
 
 async function prepare(options: ScanOptions): Promise<Prepared> {
@@ -111,6 +113,15 @@ async function prepare(options: ScanOptions): Promise<Prepared> {
     const pathspecs = (options.paths?.length ? options.paths : [cwd]).map((x) => resolve(cwd, x));
     if (patterns) prefilter = gitGrepCandidates(cwd, pathspecs, patterns);
   }
+  // The usual invocation (no path, or one directory): git's file listing starts now too, in the cwd.
+  let listing: Prepared['listing'];
+  if (!options.history && !options.staged && !options.allFiles && (options.paths?.length ?? 0) <= 1) {
+    const abs = resolve(cwd, options.paths?.[0] ?? '.');
+    if (lstatSync(abs, { throwIfNoEntry: false })?.isDirectory()) {
+      listing = { abs, entries: gitListing(abs, cwd) };
+      listing.entries.catch(() => undefined); // not a repository: listTargets() walks the tree instead
+    }
+  }
   // The git lookups at once: under load each spawn costs tens of milliseconds. The root commits (for the
   // fingerprint key) take longest on a long history and are only needed once scanning starts: listing the
   // work tree does not wait for them.
@@ -124,7 +135,7 @@ async function prepare(options: ScanOptions): Promise<Prepared> {
   });
   // Awaited later; an error (a bad baseline) surfaces there, not as an unhandled rejection meanwhile.
   ready.catch(() => undefined);
-  return { rules, ready, repoRoot, cwd, stats, prefilter };
+  return { rules, ready, repoRoot, cwd, stats, prefilter, listing };
 }
 
 function sortFindings(r: ScanResult): void {
@@ -165,6 +176,7 @@ export async function scanWithRules(options: ScanOptions = {}): Promise<{ result
         maxFileBytes,
         onProgress: options.onProgress,
         prefilter: p.prefilter,
+        listing: p.listing,
       },
       p.ready.then((r) => r.detector),
       p.stats,

@@ -23,6 +23,8 @@ export interface WorktreeOptions {
    * `git grep` found a line pattern in, or null when it could not tell exactly.
    */
   prefilter?: Promise<Set<string> | null>;
+  /** gitListing() of one directory argument, started early by the caller (it may fail outside a repository). */
+  listing?: { abs: string; entries: Promise<[string[], string[]]> };
 }
 
 /** Paths in reports: relative to the repository root (or the cwd outside a repository), forward slashes. */
@@ -96,12 +98,7 @@ async function listTargets(o: WorktreeOptions, stats: ScanStats): Promise<Target
     }
     const inRepo = o.repoRoot !== null && !relative(o.repoRoot, abs).startsWith('..');
     if (inRepo && !o.allFiles) {
-      const [files, ignored] = await Promise.all([
-        // -v tags each entry: git grep reads assume-unchanged (lower-case tag) and skip-worktree (S) entries
-        // from the index, not the work tree, so those are never left to its pre-filter.
-        gitZ(['ls-files', '-z', '-v', '-co', '--exclude-standard', '--', abs], o.repoRoot!),
-        gitZ(['ls-files', '-z', '-oi', '--exclude-standard', '--directory', '--', abs], o.repoRoot!),
-      ]);
+      const [files, ignored] = await (o.listing?.abs === abs ? o.listing.entries : gitListing(abs, o.repoRoot!));
       stats.skipped.gitignored += ignored.filter((f) => !hasExcludedSegment(f.replace(/\/$/, ''))).length;
       for (const entry of files) {
         const tag = entry.charCodeAt(0);
@@ -116,6 +113,20 @@ async function listTargets(o: WorktreeOptions, stats: ScanStats): Promise<Target
     }
   }
   return out;
+}
+
+/**
+ * git's listing of a directory: the files that could be committed (each tagged, see below) and the ignored
+ * entries. Paths relative to the repository root whatever `cwd` is (--full-name), so it can start before the
+ * root is known.
+ */
+export function gitListing(abs: string, cwd: string): Promise<[string[], string[]]> {
+  return Promise.all([
+        // -v tags each entry: git grep reads assume-unchanged (lower-case tag) and skip-worktree (S) entries
+        // from the index, not the work tree, so those are never left to its pre-filter.
+    gitZ(['ls-files', '-z', '-v', '-co', '--exclude-standard', '--full-name', '--', abs], cwd),
+    gitZ(['ls-files', '-z', '-oi', '--exclude-standard', '--directory', '--full-name', '--', abs], cwd),
+  ]);
 }
 
 function walk(dir: string, stats: ScanStats, add: (abs: string) => void): void {
