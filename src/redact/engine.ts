@@ -3,6 +3,7 @@ import { phoneLib } from './phone-lib.js';
 import { InputError } from '../errors.js';
 import { knownSecretPatterns } from '../masking/registry.js';
 import { findCredentials, findEmails, findPhoneNumbers, Roster, resolveOverlaps, type Span } from './detectors.js';
+import { ByteRewriter, type NodeBytes } from './byte-rewriter.js';
 import type { Policy, Rule } from './policy.js';
 import { createPseudonymizer, type Pseudonymizer } from './pseudonym.js';
 
@@ -17,8 +18,10 @@ const RULE_CACHE_LIMIT = 100_000;
 const TEXT_CACHE_LIMIT = 50_000;
 
 const SYNTAX: unique symbol = Symbol('syntax');
+/** A JSON escape sequence at the start of the text. */
+const ESCAPED = /^\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})/;
 /** rwValue's answer for "the source text of this value stays as it is" (no slice, no comparison). */
-const SAME: unique symbol = Symbol('same');
+export const SAME: unique symbol = Symbol('same');
 
 /** Counts only, never values: safe to print, log and commit. */
 export interface RedactionReport {
@@ -49,6 +52,8 @@ export class PathNode {
   readonly order: { key: string; node: PathNode; plain: boolean }[] = [];
   /** Count and output cache of `rule` (shared by every node of the same rule). */
   st?: RuleState;
+  /** The byte rewriter's remembered values and member keys at this path. */
+  bytes?: NodeBytes;
   constructor(
     /** Path from the document root, e.g. `users[].email` (no leading `[].` for top-level arrays). */
     readonly full: string,
@@ -145,6 +150,7 @@ export class RecordRedactor {
   setPolicy(policy: Policy, presetName: string | null): void {
     this.compiled = compile(policy);
     this.roots.clear();
+    this.cacheEpoch++;
     this.flatKeys?.clear();
     if (this.report) {
       this.report.preset = presetName;
@@ -170,7 +176,8 @@ export class RecordRedactor {
     return new PathNode(full, rel, rel === '' && full === '' ? null : this.resolve(full, rel), below);
   }
 
-  private child(n: PathNode, key: string): PathNode {
+  /** @internal The node of member `key` under `n` (the byte rewriter walks records with it). */
+  child(n: PathNode, key: string): PathNode {
     let c = n.children.get(key);
     if (!c) {
       c = this.node(n.full ? `${n.full}.${key}` : key, n.rel ? `${n.rel}.${key}` : key);
@@ -183,8 +190,8 @@ export class RecordRedactor {
     return (n.item ??= this.node(`${n.full}[]`, `${n.rel}[]`));
   }
 
-  /** Root node for records of a section (array elements), or for a top-level value when `single`. */
-  private rootFor(section: string | null, single: boolean): PathNode {
+  /** @internal Root node for records of a section (array elements), or for a top-level value when `single`. */
+  rootFor(section: string | null, single: boolean): PathNode {
     const k = `${single ? 'v' : 'r'}:${section ?? ''}`;
     let r = this.roots.get(k);
     if (!r) {
@@ -206,7 +213,8 @@ export class RecordRedactor {
   }
 
   private readonly ruleState = new Map<Rule, { n: number; cache: Map<string | number | boolean, unknown> }>();
-  private stateOf(rule: Rule): { n: number; cache: Map<string | number | boolean, unknown> } {
+  /** @internal */
+  stateOf(rule: Rule): { n: number; cache: Map<string | number | boolean, unknown> } {
     let st = this.ruleState.get(rule);
     if (!st) this.ruleState.set(rule, (st = { n: 0, cache: new Map() }));
     return st;
@@ -218,7 +226,19 @@ export class RecordRedactor {
    */
   clearRuleCaches(): void {
     for (const st of this.ruleState.values()) st.cache.clear();
+    this.cacheEpoch++;
   }
+
+  private bytePath?: ByteRewriter;
+  /** @internal The byte path for flat records (see byte-rewriter.ts). */
+  byteRewriter(): ByteRewriter {
+    return (this.bytePath ??= new ByteRewriter(this));
+  }
+  /** @internal CLARIGUARD_REDACT_TEXT=1 turns the byte path off (tests compare it with the text path). */
+  readonly bytePathEnabled = process.env.CLARIGUARD_REDACT_TEXT !== '1';
+
+  /** @internal Bumped whenever remembered outputs must be forgotten (rule caches cleared, policy changed). */
+  cacheEpoch = 0;
 
   private count(rule: Rule): void {
     this.stateOf(rule).n++;
@@ -280,7 +300,26 @@ export class RecordRedactor {
       this.report.rows++;
       return r === SAME ? (s === 0 && e === text.length ? text : text.slice(s, e)) : r;
     } catch (e) {
-      if (e === SYNTAX) return null;
+      // SyntaxError: a bad escape met by JSON.parse of one value; the caller's parser names it and its place.
+      if (e === SYNTAX || e instanceof SyntaxError) return null;
+      throw e;
+    } finally {
+      this.t = '';
+    }
+  }
+
+  /**
+   * @internal One value's JSON text redacted as the member at `n` (the byte rewriter's way in for a value it
+   * has not seen): DROP, SAME (the text stays), the replacement's JSON text, or null when it is not JSON.
+   */
+  rewriteValueText(n: PathNode, text: string, where?: { line: number; offset: number }): string | typeof DROP | typeof SAME | null {
+    this.t = text;
+    this.i = 0;
+    try {
+      const r = this.rwValue(n, where);
+      return this.i === text.length ? r : null;
+    } catch (e) {
+      if (e === SYNTAX || e instanceof SyntaxError) return null;
       throw e;
     } finally {
       this.t = '';
@@ -306,7 +345,14 @@ export class RecordRedactor {
       if (q < 0) throw SYNTAX;
       let bs = 0;
       for (let k = q - 1; k >= from && t.charCodeAt(k) === 92; k--) bs++;
-      if ((bs & 1) === 0) return q;
+      if ((bs & 1) === 0) {
+        // A raw control character or a bad escape is not JSON (the parser then names it and its place).
+        for (let k = from; k < q; k++) if (t.charCodeAt(k) < 32) throw SYNTAX;
+        for (let k = t.indexOf('\\', from); k >= 0 && k < q; k = t.indexOf('\\', k + 2)) {
+          if (!ESCAPED.test(t.slice(k, k + 6))) throw SYNTAX;
+        }
+        return q;
+      }
       p = q + 1;
     }
   }

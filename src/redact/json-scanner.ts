@@ -36,6 +36,18 @@ export interface MemberTap {
   value(want: unknown, value: string): void;
 }
 
+/**
+ * Takes whole records out of the structural scan: called at the start of each array element with the bytes
+ * read so far; when the record ends in them, it is redacted and written there (one pass over its bytes instead
+ * of finding its end first and reading it again).
+ */
+export interface RecordRewriter {
+  /** The index after the record at b[start] if it was taken; a negative number: hand it over as usual. */
+  at(section: string | null, b: Buffer, start: number, end: number, line: number, offset: number): number;
+  /** Newlines inside the last record taken. */
+  readonly lines: number;
+}
+
 export interface RecordLocation {
   line: number;
   offset: number;
@@ -94,6 +106,7 @@ export class JsonScanner {
     private readonly h: JsonScanHandler,
     resume?: ScanResume,
     private readonly tap?: MemberTap,
+    private readonly rewriter?: RecordRewriter,
   ) {
     if (resume) {
       this.base = resume.base;
@@ -357,7 +370,20 @@ export class JsonScanner {
   }
 
   private captureValue(): boolean {
-    if (this.tap && this.vCursor === this.vStart && this.tapRecord()) return true;
+    if (this.vCursor === this.vStart) {
+      if (this.tap && this.tapRecord()) return true;
+      if (this.rewriter && this.state !== S.TopObjValue) {
+        const section = this.state === S.SectionValueOrEnd ? this.section : null;
+        const e = this.rewriter.at(section, this.buf, this.vStart, this.buf.length, this.vLine, this.base + this.vStart);
+        if (e > 0) {
+          this.vStart = -1;
+          this.pos = e;
+          this.line += this.rewriter.lines;
+          this.state = this.state === S.SectionValueOrEnd ? S.SectionCommaOrEnd : S.TopArrayCommaOrEnd;
+          return true;
+        }
+      }
+    }
     const b = this.buf;
     const n = b.length;
     let p = this.vCursor;

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ClariguardError, InputError } from '../errors.js';
 import { trackTemp, untrackTemp } from '../util/atomic.js';
+import { ByteOut, type OutSink } from './byte-out.js';
 import { memoryGovernor } from '../util/memory.js';
 import { CsvSplitter } from './csv-splitter.js';
 import { addReportCounts, RecordRedactor, type RedactionReport } from './engine.js';
@@ -71,41 +72,37 @@ export function describeFailure(e: unknown): RangeFailure {
 const FLUSH_AT = 1 << 20;
 const GC_RSS_THRESHOLD = 150 << 20;
 
-/** Where a range's output text goes: a part file (written synchronously) or the final stream. */
-interface Sink {
-  write(s: string): void;
+/** Where a range's output goes: a part file (written synchronously) or the final stream. */
+interface Sink extends OutSink {
   /** Hands over what was written so far; resolves when the stream can take more. */
   flush(): Promise<void> | void;
-  bytes: number;
+  /** Bytes handed over so far. */
+  written: number;
   close(): void;
 }
 
 class FileSink implements Sink {
-  // Text is encoded straight into one reused buffer (no joined string, no buffer per flush).
-  private readonly buf = Buffer.allocUnsafeSlow(4 * FLUSH_AT);
-  private used = 0;
-  bytes = 0;
+  // Output is encoded and copied into one reused buffer, written out when it holds FLUSH_AT bytes.
+  readonly acc = new ByteOut(2 * FLUSH_AT);
+  written = 0;
   constructor(private readonly fd: number) {}
-  write(s: string): void {
-    // A UTF-16 code unit is at most 3 bytes of UTF-8.
-    if (this.used + 3 * s.length > this.buf.length) {
-      this.flush();
-      if (3 * s.length > this.buf.length) {
-        this.writeAll(Buffer.from(s, 'utf8'));
-        return;
-      }
-    }
-    this.used += this.buf.write(s, this.used, 'utf8');
+  str(s: string): void {
+    this.acc.str(s);
+    if (this.acc.len >= FLUSH_AT) this.flush();
+  }
+  bytes(b: Uint8Array, s: number, e: number): void {
+    this.acc.bytes(b, s, e);
+    if (this.acc.len >= FLUSH_AT) this.flush();
+  }
+  after(): void {
+    if (this.acc.len >= FLUSH_AT) this.flush();
   }
   flush(): void {
-    if (!this.used) return;
-    this.writeAll(this.buf.subarray(0, this.used));
-    this.used = 0;
-  }
-  private writeAll(b: Buffer): void {
+    if (!this.acc.len) return;
+    const b = this.acc.take();
     let off = 0;
     while (off < b.length) off += writeSync(this.fd, b, off, b.length - off);
-    this.bytes += b.length;
+    this.written += b.length;
   }
   close(): void {
     this.flush();
@@ -114,17 +111,20 @@ class FileSink implements Sink {
 }
 
 class StreamSink implements Sink {
-  private parts: string[] = [];
-  bytes = 0;
+  // The stream keeps each buffer it is given: every flush hands over a copy of its own.
+  readonly acc = new ByteOut(FLUSH_AT + (FLUSH_AT >> 2));
+  written = 0;
   constructor(private readonly out: Writable) {}
-  write(s: string): void {
-    this.parts.push(s);
+  str(s: string): void {
+    this.acc.str(s);
+  }
+  bytes(b: Uint8Array, s: number, e: number): void {
+    this.acc.bytes(b, s, e);
   }
   async flush(): Promise<void> {
-    if (!this.parts.length) return;
-    const b = Buffer.from(this.parts.join(''), 'utf8');
-    this.parts = [];
-    this.bytes += b.length;
+    if (!this.acc.len) return;
+    const b = this.acc.takeCopy();
+    this.written += b.length;
     if (!this.out.write(b)) await drainOrFail(this.out);
   }
   close(): void {}
@@ -166,7 +166,7 @@ export class RangeTask {
       this.scanner = rosterScanner(this.engine, init.format, job.start);
     } else {
       this.sink = sink ?? new FileSink(openSync(job.partPath!, 'wx', 0o600));
-      const r = redactScanner(this.engine, init.format, (s) => this.sink!.write(s), job.start);
+      const r = redactScanner(this.engine, init.format, this.sink!, job.start);
       this.scanner = r.scanner;
       this.json = r.json;
     }
@@ -197,7 +197,7 @@ export class RangeTask {
 
   private result(): RangeResult {
     const boundary = !this.last && this.scanner.atRecordBoundary(this.nextSection);
-    const r: RangeResult = { boundary, lineNo: this.scanner.lineNo, bytesOut: this.sink?.bytes ?? 0 };
+    const r: RangeResult = { boundary, lineNo: this.scanner.lineNo, bytesOut: this.sink?.written ?? 0 };
     if (this.job.mode === 'roster') r.roster = this.engine.roster.entries();
     else {
       r.report = this.engine.finishReport();

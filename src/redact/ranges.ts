@@ -4,7 +4,8 @@ import { CsvSplitter, type CsvDialect } from './csv-splitter.js';
 import { DROP, type RecordRedactor } from './engine.js';
 import { NdjsonSplitter, Utf8Validator, type RedactFormat } from './formats.js';
 import { JsonScanner, parseJsonSlice, type ScanResume } from './json-scanner.js';
-import { CsvOutput, JsonOutput, redactParsedRecord, redactRawRecord, redactTopValueText } from './redactor.js';
+import type { OutSink } from './byte-out.js';
+import { CsvOutput, JsonOutput, recordRewriter, redactParsedRecord, redactTopValueText, writeRawRecord } from './redactor.js';
 
 // One byte range of an export, read on its own: the unit of parallel redaction. A range either starts at the
 // beginning of the file or right before a record; the scanner it runs tells, at the range's end, whether it
@@ -83,16 +84,16 @@ export function rosterScanner(engine: RecordRedactor, format: RedactFormat, star
   return jsonScanner(s);
 }
 
-/** The scanner that redacts, writing the output text through `write`. */
+/** The scanner that redacts, writing the output to `sink`. */
 export function redactScanner(
   engine: RecordRedactor,
   format: RedactFormat,
-  write: (s: string) => void,
+  sink: OutSink,
   start: RangeStart | null = null,
 ): { scanner: RangeScanner; json?: JsonOutput } {
   const file = engine.report.source;
   if (format === 'csv') {
-    const out = new CsvOutput(engine, write);
+    const out = new CsvOutput(engine, (s) => sink.str(s));
     const splitter = new CsvSplitter(file, (row, where) => {
       if (!out.hasHeader) out.setHeader(row);
       else out.row(row, where);
@@ -103,12 +104,12 @@ export function redactScanner(
     }
     return { scanner: csvScanner(splitter, new Utf8Validator(file, start?.base ?? 0)) };
   }
-  const doc = new JsonOutput(write, format);
+  const doc = new JsonOutput(sink, format);
   const rec = (r: string | typeof DROP): void => {
     if (r !== DROP) doc.record(r);
   };
   if (format === 'ndjson') {
-    const s = new NdjsonSplitter(file, (v, where) => rec(redactParsedRecord(engine, null, v, where)), (slice, where) => rec(redactRawRecord(engine, null, slice, where)), start?.base ?? 0);
+    const s = new NdjsonSplitter(file, (v, where) => rec(redactParsedRecord(engine, null, v, where)), (slice, where) => writeRawRecord(engine, null, slice, where, doc), start?.base ?? 0);
     return { scanner: ndjsonScanner(s), json: doc };
   }
   if (start) {
@@ -123,7 +124,7 @@ export function redactScanner(
       sectionStart: (section) => doc.sectionStart(section),
       sectionEnd: () => doc.sectionEnd(),
       record: (section, v, where) => rec(redactParsedRecord(engine, section, v, where)),
-      rawRecord: (section, slice, where) => rec(redactRawRecord(engine, section, slice, where)),
+      rawRecord: (section, slice, where) => writeRawRecord(engine, section, slice, where, doc),
       value(section, v, where) {
         const r = redactTopValueText(engine, section, v, where);
         if (r !== DROP) doc.topValue(section, r);
@@ -131,6 +132,8 @@ export function redactScanner(
       close: () => doc.close(),
     },
     resumeOf(start),
+    undefined,
+    process.env.CLARIGUARD_REDACT_PARSED === '1' ? undefined : recordRewriter(engine, () => doc),
   );
   return { scanner: jsonScanner(s), json: doc };
 }

@@ -5,7 +5,9 @@ import { DROP, RecordRedactor, type PathNode, type RedactionReport } from './eng
 import { CsvSplitter, type CsvRowLocation } from './csv-splitter.js';
 import { csvField, NdjsonSplitter, Utf8Validator, type RedactFormat } from './formats.js';
 import { isUtf8 } from 'node:buffer';
-import { JsonScanner, parseJsonSlice, type RecordLocation } from './json-scanner.js';
+import { ByteOut, type OutSink } from './byte-out.js';
+import { ByteResult } from './byte-rewriter.js';
+import { JsonScanner, parseJsonSlice, type RecordLocation, type RecordRewriter } from './json-scanner.js';
 import type { Policy } from './policy.js';
 import { detectPreset, presetPolicy, type ShapeHint } from './presets.js';
 
@@ -77,25 +79,28 @@ function keysOf(v: unknown): string[] {
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.keys(v) : [];
 }
 
-/** Accumulates output text and hands it to the stream in ~1 MiB buffers. */
-class OutBuffer {
-  private parts: string[] = [];
-  private size = 0;
+/** Accumulates output (text and byte runs) and hands it to the stream in ~1 MiB buffers. */
+class OutBuffer implements OutSink {
+  readonly acc = new ByteOut(OUT_BATCH + (OUT_BATCH >> 2));
   constructor(
     private readonly t: Transform,
     private readonly engine: RecordRedactor,
   ) {}
-  write(s: string): void {
-    this.parts.push(s);
-    this.size += s.length;
-    if (this.size >= OUT_BATCH) this.flush();
+  str(s: string): void {
+    this.acc.str(s);
+    if (this.acc.len >= OUT_BATCH) this.flush();
+  }
+  bytes(b: Uint8Array, s: number, e: number): void {
+    this.acc.bytes(b, s, e);
+    if (this.acc.len >= OUT_BATCH) this.flush();
+  }
+  after(): void {
+    if (this.acc.len >= OUT_BATCH) this.flush();
   }
   flush(): void {
-    if (!this.parts.length) return;
-    const b = Buffer.from(this.parts.join(''), 'utf8');
+    if (!this.acc.len) return;
+    const b = this.acc.takeCopy();
     this.engine.report.bytesOut += b.length;
-    this.parts = [];
-    this.size = 0;
     this.t.push(b);
   }
 }
@@ -116,9 +121,12 @@ export class JsonOutput {
   /** A structural event (section start/end, top value, close) was written. */
   changedSection = false;
   constructor(
-    private readonly write: (s: string) => void,
+    private readonly sink: OutSink,
     private readonly format: 'json' | 'ndjson',
   ) {}
+  private write(s: string): void {
+    this.sink.str(s);
+  }
   private structural(s: string): void {
     this.onlyRecords = false;
     this.changedSection = true;
@@ -145,6 +153,49 @@ export class JsonOutput {
     this.write(this.sectionFirst ? `\n${text}` : `,\n${text}`);
     this.sectionFirst = false;
   }
+  private scratch?: ByteOut;
+  private mark = 0;
+  /**
+   * Where the bytes of the next record go: the sink's own buffer after the separator (or a scratch buffer).
+   * Then recordDone(true) makes it the next record, recordDone(false) takes it back.
+   */
+  recordOut(): ByteOut {
+    const acc = this.sink.acc;
+    if (!acc) {
+      this.scratch ??= new ByteOut();
+      this.scratch.len = 0;
+      return this.scratch;
+    }
+    this.mark = acc.len;
+    if (this.format === 'json') {
+      const sep = this.sectionFirst ? NL : COMMA_NL;
+      acc.bytes(sep, 0, sep.length);
+    }
+    return acc;
+  }
+  recordDone(taken: boolean): void {
+    const acc = this.sink.acc;
+    if (!taken) {
+      if (acc) acc.len = this.mark;
+      return;
+    }
+    if (this.format === 'ndjson') {
+      if (acc) acc.bytes(NL, 0, 1);
+      else {
+        this.sink.bytes(this.scratch!.buf, 0, this.scratch!.len);
+        this.sink.bytes(NL, 0, 1);
+      }
+    } else {
+      if (this.onlyRecords && this.sectionFirst) this.ledByRecord = true;
+      if (!acc) {
+        const sep = this.sectionFirst ? NL : COMMA_NL;
+        this.sink.bytes(sep, 0, sep.length);
+        this.sink.bytes(this.scratch!.buf, 0, this.scratch!.len);
+      }
+      this.sectionFirst = false;
+    }
+    this.sink.after?.();
+  }
   /** Several records already joined (',\n' for JSON, each ending in '\n' for NDJSON): a worker's batch. */
   records(joined: string): void {
     if (this.format === 'ndjson') this.write(joined);
@@ -159,6 +210,9 @@ export class JsonOutput {
   }
 }
 
+const NL = Buffer.from('\n');
+const COMMA_NL = Buffer.from(',\n');
+
 /** One record's redacted JSON text (DROP: removed): the text fast path, or the parser when it must decide. */
 export function redactRawRecord(engine: RecordRedactor, section: string | null, slice: Buffer, where: RecordLocation): string | typeof DROP {
   if (isUtf8(slice)) {
@@ -167,6 +221,48 @@ export function redactRawRecord(engine: RecordRedactor, section: string | null, 
   }
   // Not valid JSON by the fast path's reading: the parser either names the error or takes over.
   return redactParsedRecord(engine, section, parseJsonSlice(slice, engine.report.source, where.line, where.offset), where);
+}
+
+/** The byte path inside the structural scan: flat records are redacted and written where they are found. */
+export function recordRewriter(engine: RecordRedactor, doc: () => JsonOutput, enabled: () => boolean = () => true): RecordRewriter | undefined {
+  if (!engine.bytePathEnabled) return undefined;
+  const bw = engine.byteRewriter();
+  return {
+    at(section, b, start, end, line, offset) {
+      if (!enabled()) return -1;
+      const d = doc();
+      const r = bw.record(b, start, end, section, line, offset, d.recordOut());
+      d.recordDone(r > 0);
+      return r;
+    },
+    get lines() {
+      return bw.lines;
+    },
+  };
+}
+
+/**
+ * Redacts one record given as bytes and writes it to `doc`: the byte path for flat records, else the text
+ * path, else the parser (which names a syntax error and its place).
+ */
+export function writeRawRecord(engine: RecordRedactor, section: string | null, slice: Buffer, where: RecordLocation, doc: JsonOutput): void {
+  if (isUtf8(slice)) {
+    let done = ByteResult.NotHandled;
+    if (engine.bytePathEnabled) {
+      done = engine.byteRewriter().rewrite(slice, 0, slice.length, section, where, doc.recordOut());
+      doc.recordDone(done === ByteResult.Done);
+      if (done === ByteResult.Done) return;
+    }
+    if (done === ByteResult.NotHandled) {
+      const r = engine.rewriteRecord(slice.toString('utf8'), section, where);
+      if (r !== null) {
+        if (r !== DROP) doc.record(r);
+        return;
+      }
+    }
+  }
+  const r = redactParsedRecord(engine, section, parseJsonSlice(slice, engine.report.source, where.line, where.offset), where);
+  if (r !== DROP) doc.record(r);
 }
 
 export function redactParsedRecord(engine: RecordRedactor, section: string | null, value: unknown, where: RecordLocation): string | typeof DROP {
@@ -257,8 +353,7 @@ function jsonTransform(engine: RecordRedactor, format: 'json' | 'ndjson', isDeci
       if (batch.size >= 512 * 1024) dispatch();
       return;
     }
-    const r = redactRawRecord(engine, section, slice, where);
-    if (r !== DROP) doc.record(r);
+    writeRawRecord(engine, section, slice, where, doc);
   };
 
   const scanner =
@@ -298,7 +393,7 @@ function jsonTransform(engine: RecordRedactor, format: 'json' | 'ndjson', isDeci
             // A document without any array element: decide from the top-level keys and the first object's keys.
             run(() => doc.close());
           },
-        });
+        }, undefined, undefined, fast ? recordRewriter(engine, () => doc, () => !pending && !pool) : undefined);
 
   /** Runs one step of the transform; a step that waits for workers returns their promise. Errors stop the pool. */
   const step = (cb: TransformCallback, work: () => Promise<void> | void): void => {
@@ -343,7 +438,7 @@ function jsonTransform(engine: RecordRedactor, format: 'json' | 'ndjson', isDeci
     },
   });
   out = new OutBuffer(t, engine);
-  doc = new JsonOutput((s) => out.write(s), format);
+  doc = new JsonOutput(out, format);
   return t;
 }
 
@@ -429,7 +524,7 @@ function csvTransform(engine: RecordRedactor, isDecided: () => boolean, decide: 
     },
   });
   out = new OutBuffer(t, engine);
-  csv = new CsvOutput(engine, (s) => out.write(s));
+  csv = new CsvOutput(engine, (s) => out.str(s));
   return t;
 }
 

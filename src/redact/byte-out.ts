@@ -1,0 +1,65 @@
+/** Where output goes: text, or runs of bytes (a record copied from the input with values replaced). */
+export interface OutSink {
+  str(s: string): void;
+  bytes(b: Uint8Array, s: number, e: number): void;
+  /** The sink's own buffer, when records may be written into it directly (then `after` is called). */
+  readonly acc?: ByteOut;
+  /** Called after a record was written into `acc`. */
+  after?(): void;
+}
+
+/**
+ * Output bytes accumulated in one growing buffer: strings are encoded straight into it and byte runs of the
+ * input are copied in, so a record that is mostly unchanged source never becomes a JS string.
+ */
+export class ByteOut implements OutSink {
+  buf: Buffer;
+  len = 0;
+  constructor(private readonly initial = 1 << 16) {
+    this.buf = Buffer.allocUnsafeSlow(initial);
+  }
+
+  /** Makes room for `n` more bytes. */
+  ensure(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.len + n) size *= 2;
+    const next = Buffer.allocUnsafeSlow(size);
+    this.buf.copy(next, 0, 0, this.len);
+    this.buf = next;
+  }
+
+  str(s: string): void {
+    // A UTF-16 code unit is at most 3 bytes of UTF-8.
+    this.ensure(3 * s.length);
+    this.len += this.buf.write(s, this.len, 'utf8');
+  }
+
+  /** Copies src[s, e). Short runs are copied in a loop: below ~48 bytes that beats making a view to set(). */
+  bytes(src: Uint8Array, s: number, e: number): void {
+    const n = e - s;
+    this.ensure(n);
+    const b = this.buf;
+    let o = this.len;
+    if (n < 48) for (let i = s; i < e; i++) b[o++] = src[i]!;
+    else b.set(new Uint8Array(src.buffer, src.byteOffset + s, n), o);
+    this.len += n;
+  }
+
+  /** The bytes so far as a view (valid until the next write) and an empty accumulator. */
+  take(): Buffer {
+    const out = this.buf.subarray(0, this.len);
+    this.len = 0;
+    return out;
+  }
+
+  /** The bytes so far in a buffer of their own (for a consumer that keeps it) and an empty accumulator. */
+  takeCopy(): Buffer {
+    const out = Buffer.allocUnsafe(this.len);
+    this.buf.copy(out, 0, 0, this.len);
+    this.len = 0;
+    // A record far bigger than usual grew the buffer: do not keep holding that much.
+    if (this.buf.length > 4 * this.initial && this.buf.length > 64 << 20) this.buf = Buffer.allocUnsafeSlow(this.initial);
+    return out;
+  }
+}

@@ -1,0 +1,642 @@
+import { isUtf8 } from 'node:buffer';
+import { ByteOut } from './byte-out.js';
+import { DROP, SAME, type PathNode, type RecordRedactor } from './engine.js';
+import type { Rule } from './policy.js';
+
+// The byte path for flat records (every member a string, number, true, false or null): the record's bytes are
+// copied to the output with only the changed values replaced, and the outcome for each value is remembered
+// by its bytes, per field. Exports repeat the same people, periods and amounts on every row, so after the
+// first sight a value costs a hash of its bytes and a table probe: no JS string, no Map of strings, no
+// re-encoding. The first sight goes through the engine's text path (rewriteValueText), so the outcome and
+// the counts are the engine's own; anything else (a nested object or array, an escaped key, a rule on the
+// whole record) is left to the text path, whose output this matches byte for byte (tests pin both).
+
+export const enum ByteResult {
+  /** The record's output is in `out`. */
+  Done = 1,
+  /** Not a record this path reads: use the text path. */
+  NotHandled = 0,
+  /** Not JSON: the parser names the error. */
+  Syntax = -1,
+}
+
+/** Per-field state: remembered values and the member keys seen at each position. */
+export interface NodeBytes {
+  table: ValueTable;
+  /** The key bytes the last record had at each member position, and their nodes. */
+  order: ({ key: Uint8Array; node: PathNode } | undefined)[];
+  /** Records in a row this path could not take (nested shapes); only for a section's root node. */
+  misses: number;
+}
+
+interface RuleStateLike {
+  n: number;
+}
+
+const FNV_OFFSET = 0x811c9dc5 | 0;
+const FNV_PRIME = 0x01000193;
+/** Values longer than this are rarely repeated (free text): decided every time, not remembered. */
+const MAX_REMEMBERED = 256;
+/** Entries per field before the table starts over (bounds memory on high-cardinality fields). */
+const TABLE_LIMIT = 1 << 16;
+/** Arena bytes per field before the table starts over. */
+const ARENA_LIMIT = 16 << 20;
+
+// What a value becomes (value()'s answer; the table's `kind`).
+const SAME_V = 0;
+const REPLACED_V = 1;
+const DROP_V = 2;
+const SYNTAX_V = -1;
+const UNHANDLED_V = -2;
+
+/**
+ * Remembered values of one field, in flat typed arrays (open addressing, linear probing): key and
+ * replacement bytes live in one arena, so a probe touches a few cache lines and no objects.
+ */
+class ValueTable {
+  private mask = 63;
+  private size = 0;
+  private hashes = new Int32Array(64);
+  /** Key length; 0: an empty slot (a JSON value is never empty). */
+  private keyLen = new Int32Array(64);
+  private keyOff = new Int32Array(64);
+  kind = new Int8Array(64);
+  outOff = new Int32Array(64);
+  outLen = new Int32Array(64);
+  /** Roster version the outcome was decided with; -1 when the roster plays no part. */
+  ver = new Int32Array(64);
+  epoch = new Int32Array(64);
+  /** Per occurrence: what the field's rule count grows by. */
+  ruleDelta = new Int32Array(64);
+  /** Per occurrence, other counts (index into `others`); -1: none. */
+  otherIdx = new Int32Array(64);
+  others: Int32Array[] = [];
+  arena = new Uint8Array(4096);
+  private arenaLen = 0;
+
+  /** The slot holding b[s, e), or -1. */
+  find(b: Uint8Array, s: number, e: number, h: number): number {
+    const n = e - s;
+    const hashes = this.hashes;
+    const lens = this.keyLen;
+    const mask = this.mask;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const len = lens[i]!;
+      if (len === 0) return -1;
+      if (len === n && hashes[i] === h) {
+        const a = this.arena;
+        let k = this.keyOff[i]!;
+        let j = s;
+        while (j < e && a[k] === b[j]) {
+          k++;
+          j++;
+        }
+        if (j === e) return i;
+      }
+    }
+  }
+
+  /** A new slot for b[s, e) (not present), its outcome to be set by `decide`. */
+  insert(b: Uint8Array, s: number, e: number, h: number): number {
+    if (this.size >= TABLE_LIMIT || this.arenaLen >= ARENA_LIMIT) this.reset(this.mask + 1);
+    if (2 * (this.size + 1) > this.mask + 1) this.rehash(2 * (this.mask + 1));
+    let i = h & this.mask;
+    while (this.keyLen[i] !== 0) i = (i + 1) & this.mask;
+    this.hashes[i] = h;
+    this.keyLen[i] = e - s;
+    this.keyOff[i] = this.store(b, s, e);
+    this.size++;
+    return i;
+  }
+
+  /** Copies bytes into the arena; returns their offset. */
+  store(b: Uint8Array, s: number, e: number): number {
+    const n = e - s;
+    if (this.arenaLen + n > this.arena.length) {
+      const next = new Uint8Array(Math.max(2 * this.arena.length, this.arenaLen + n));
+      next.set(this.arena.subarray(0, this.arenaLen));
+      this.arena = next;
+    }
+    const off = this.arenaLen;
+    this.arena.set(b.subarray(s, e), off);
+    this.arenaLen += n;
+    return off;
+  }
+
+  private reset(cap: number): void {
+    this.alloc(cap);
+    this.size = 0;
+    this.others = [];
+    this.arena = new Uint8Array(4096);
+    this.arenaLen = 0;
+  }
+
+  private alloc(cap: number): void {
+    this.mask = cap - 1;
+    this.hashes = new Int32Array(cap);
+    this.keyLen = new Int32Array(cap);
+    this.keyOff = new Int32Array(cap);
+    this.kind = new Int8Array(cap);
+    this.outOff = new Int32Array(cap);
+    this.outLen = new Int32Array(cap);
+    this.ver = new Int32Array(cap);
+    this.epoch = new Int32Array(cap);
+    this.ruleDelta = new Int32Array(cap);
+    this.otherIdx = new Int32Array(cap);
+  }
+
+  private rehash(cap: number): void {
+    const o = { ...this };
+    this.alloc(cap);
+    for (let j = 0; j < o.keyLen.length; j++) {
+      if (o.keyLen[j] === 0) continue;
+      let i = o.hashes[j]! & this.mask;
+      while (this.keyLen[i] !== 0) i = (i + 1) & this.mask;
+      this.hashes[i] = o.hashes[j]!;
+      this.keyLen[i] = o.keyLen[j]!;
+      this.keyOff[i] = o.keyOff[j]!;
+      this.kind[i] = o.kind[j]!;
+      this.outOff[i] = o.outOff[j]!;
+      this.outLen[i] = o.outLen[j]!;
+      this.ver[i] = o.ver[j]!;
+      this.epoch[i] = o.epoch[j]!;
+      this.ruleDelta[i] = o.ruleDelta[j]!;
+      this.otherIdx[i] = o.otherIdx[j]!;
+    }
+  }
+}
+
+function isWs(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+function isHex(c: number | undefined): boolean {
+  return c !== undefined && ((c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102));
+}
+
+/** Whether the outcome of a value at a field with this rule can change as the roster grows. */
+function dependsOnRoster(rule: Rule | null): boolean {
+  if (!rule) return true; // an unknown field's strings go through the detectors
+  if (rule.action === 'keep') return true; // only free text reaches the table
+  return rule.action === 'pseudonymize' && rule.as === 'auto';
+}
+
+export class ByteRewriter {
+  /** Where the record being read is written. */
+  private out: ByteOut = new ByteOut(16);
+  // Counts added while reading the current record, taken back if it is not taken after all (a record cut by
+  // the end of the bytes read so far is read again later, whole).
+  private readonly undoSt: RuleStateLike[] = [];
+  private readonly undoN: number[] = [];
+  private undoLen = 0;
+  private readonly undoOther: Int32Array[] = [];
+  private undoOtherLen = 0;
+  /** Hash of the last string or literal scanned. */
+  private h = 0;
+  /** A member key held an escape: the text path reads it. */
+  private keyEscaped = false;
+
+  constructor(private readonly engine: RecordRedactor) {}
+
+  /**
+   * Redacts the record (an object) starting at b[start] into `out` when it ends before `end`. Returns the index
+   * after it, or SYNTAX_V / UNHANDLED_V (then nothing is counted; `out` is to be ignored). `line`/`offset`:
+   * where the record starts in the input (for messages); `lines` is set to the newlines inside it.
+   */
+  record(b: Buffer, start: number, end: number, section: string | null, line: number, offset: number, out: ByteOut): number {
+    const root = this.engine.rootFor(section, false);
+    if (root.rule) return UNHANDLED_V;
+    const nb = (root.bytes ??= { table: new ValueTable(), order: [], misses: 0 });
+    // Records this path cannot take (nested shapes) are not tried again and again: after a run of misses,
+    // only every 256th record is.
+    if (nb.misses > 32 && (++nb.misses & 255) !== 0) return UNHANDLED_V;
+    if (b[start] !== 0x7b) return UNHANDLED_V;
+    this.out = out;
+    this.undoLen = 0;
+    this.undoOtherLen = 0;
+    this.lines = 0;
+    this.nonAscii = false;
+    this.recordStart = start;
+    this.line = line;
+    this.offset = offset;
+    let r = this.object(b, start, end, root);
+    if (r === UNHANDLED_V) nb.misses++;
+    if (r >= 0 && this.nonAscii && !isUtf8(b.subarray(start, r))) r = SYNTAX_V;
+    if (r < 0) {
+      this.undo();
+      return r;
+    }
+    nb.misses = 0;
+    this.engine.report.rows++;
+    return r;
+  }
+
+  /** Redacts the record that is all of b[start, end) (whitespace around it allowed) into `out`. */
+  rewrite(b: Buffer, start: number, end: number, section: string | null, where: { line: number; offset: number }, out: ByteOut): ByteResult {
+    let p = start;
+    while (p < end && isWs(b[p]!)) p++;
+    const r = this.record(b, p, end, section, where.line, where.offset, out);
+    if (r < 0) return r === SYNTAX_V ? ByteResult.Syntax : ByteResult.NotHandled;
+    p = r;
+    while (p < end && isWs(b[p]!)) p++;
+    // Trailing bytes: not JSON, and the parser (which takes over) counts the record itself.
+    if (p !== end) {
+      this.undo();
+      this.engine.report.rows--;
+      return ByteResult.Syntax;
+    }
+    return ByteResult.Done;
+  }
+
+  private count(st: RuleStateLike, d: number): void {
+    st.n += d;
+    this.undoSt[this.undoLen] = st;
+    this.undoN[this.undoLen++] = d;
+  }
+
+  private undo(): void {
+    for (let k = 0; k < this.undoLen; k++) this.undoSt[k]!.n -= this.undoN[k]!;
+    for (let k = 0; k < this.undoOtherLen; k++) this.addOther(this.undoOther[k]!, -1);
+    this.undoLen = 0;
+    this.undoOtherLen = 0;
+  }
+
+  /** Newlines inside the last record read. */
+  lines = 0;
+  private nonAscii = false;
+  private recordStart = 0;
+  private line = 0;
+  private offset = 0;
+
+  private ws(b: Buffer, p: number, end: number): number {
+    while (p < end) {
+      const c = b[p]!;
+      if (c === 0x20) p++;
+      else if (c === 0x0a) {
+        this.lines++;
+        p++;
+      } else if (c === 0x0d || c === 0x09) p++;
+      else break;
+    }
+    return p;
+  }
+
+  /**
+   * The object at b[open] ('{'), written to `out` as the text path writes it: unchanged runs of the source,
+   * replaced values, dropped members with their commas. Returns the index after '}', -1 (not JSON) or -2
+   * (not handled here).
+   */
+  private object(b: Buffer, open: number, end: number, n: PathNode): number {
+    const out = this.out;
+    let p = open + 1;
+    let elStart = p;
+    p = this.ws(b, p, end);
+    if (p >= end) return -1;
+    if (b[p] === 0x7d) {
+      out.bytes(b, open, p + 1);
+      return p + 1;
+    }
+    const nb = (n.bytes ??= { table: new ValueTable(), order: [], misses: 0 });
+    let segS = open;
+    let segE = elStart;
+    let first = true;
+    let idx = 0;
+    let commaPos = -1;
+    for (;;) {
+      if (b[p] !== 0x22) return -1;
+      const node = this.memberKey(b, p, end, n, nb, idx++);
+      if (node === null) return this.keyEscaped ? -2 : -1;
+      p = this.keyEnd;
+      p = this.ws(b, p, end);
+      if (b[p] !== 0x3a) return -1;
+      p++;
+      p = this.ws(b, p, end);
+      const vs = p;
+      const r = this.value(b, p, end, node);
+      if (r < 0) return r;
+      const after = this.valueEnd;
+      if (r !== DROP_V) {
+        // Same bytes as the text path: a comma, the member's key part, then the value (source or replacement).
+        if (!first) {
+          if (commaPos === segE) segE++;
+          else {
+            out.bytes(b, segS, segE);
+            out.bytes(COMMA, 0, 1);
+            segS = segE = elStart;
+          }
+        }
+        if (elStart === segE) segE = vs;
+        else {
+          out.bytes(b, segS, segE);
+          segS = elStart;
+          segE = vs;
+        }
+        if (r === SAME_V) segE = after;
+        else {
+          out.bytes(b, segS, segE);
+          out.bytes(this.rep, this.repS, this.repE);
+          segS = segE = after;
+        }
+        first = false;
+      }
+      p = after;
+      p = this.ws(b, p, end);
+      const c = b[p];
+      if (c === 0x2c && p < end) {
+        commaPos = p;
+        p++;
+        elStart = p;
+        p = this.ws(b, p, end);
+      } else if (c === 0x7d && p < end) {
+        p++;
+        if (after === segE) out.bytes(b, segS, p);
+        else {
+          out.bytes(b, segS, segE);
+          out.bytes(b, after, p);
+        }
+        return p;
+      } else return -1;
+    }
+  }
+
+  private keyEnd = 0;
+
+  /** The node of the key at b[p] ('"'); null when the key is escaped (keyEscaped) or not JSON. */
+  private memberKey(b: Buffer, p: number, end: number, n: PathNode, nb: NodeBytes, idx: number): PathNode | null {
+    const o = nb.order[idx];
+    if (o !== undefined) {
+      const k = o.key;
+      const len = k.length;
+      if (p + len + 1 < end && b[p + len + 1] === 0x22) {
+        let j = 0;
+        while (j < len && k[j] === b[p + 1 + j]) j++;
+        if (j === len) {
+          this.keyEnd = p + len + 2;
+          return o.node;
+        }
+      }
+    }
+    let q = p + 1;
+    for (;;) {
+      if (q >= end) return (this.keyEscaped = false), null;
+      const c = b[q]!;
+      if (c === 0x22) break;
+      if (c === 0x5c) return (this.keyEscaped = true), null;
+      if (c < 0x20) return (this.keyEscaped = false), null;
+      if (c >= 0x80) this.nonAscii = true;
+      q++;
+    }
+    // The key names a field only if it is UTF-8 (else the record is not JSON and this path gives up).
+    if (this.nonAscii && !isUtf8(b.subarray(this.recordStart, q))) return (this.keyEscaped = false), null;
+    const node = this.engine.child(n, b.toString('utf8', p + 1, q));
+    // A copy: the read buffer is reused for the next chunk.
+    nb.order[idx] = { key: new Uint8Array(b.subarray(p + 1, q)), node };
+    this.keyEnd = q + 1;
+    return node;
+  }
+
+  private valueEnd = 0;
+  // A REPLACED_V value's replacement: rep[repS, repE).
+  private rep: Uint8Array = COMMA;
+  private repS = 0;
+  private repE = 0;
+
+  /**
+   * The member value at b[p] under `node`: SAME_V, REPLACED_V (rep/repS/repE) or DROP_V, with valueEnd set
+   * to the index after it; SYNTAX_V (not JSON) or UNHANDLED_V (not for this path).
+   */
+  private value(b: Buffer, p: number, end: number, node: PathNode): number {
+    const rule = node.rule;
+    const c = b[p];
+    if (rule !== null && rule.action === 'drop') {
+      const e = this.skipValue(b, p, end);
+      if (e < 0) return SYNTAX_V;
+      this.count((node.st ??= this.engine.stateOf(rule)), 1);
+      this.valueEnd = e;
+      return DROP_V;
+    }
+    let e: number;
+    if (c === 0x22) {
+      const q = this.strScan(b, p, end);
+      if (q < 0) return SYNTAX_V;
+      e = q + 1;
+      if (rule !== null && rule.action === 'keep' && !rule.freeText) {
+        this.count((node.st ??= this.engine.stateOf(rule)), 1);
+        this.valueEnd = e;
+        return SAME_V;
+      }
+    } else if (c === 0x7b || c === 0x5b) {
+      return UNHANDLED_V;
+    } else {
+      e = this.literalEnd(b, p, end);
+      if (e < 0) return SYNTAX_V;
+      if (rule !== null && rule.action === 'keep') {
+        this.count((node.st ??= this.engine.stateOf(rule)), 1);
+        this.valueEnd = e;
+        return SAME_V;
+      }
+      this.h = this.hashOf(b, p, e);
+    }
+    this.valueEnd = e;
+    const t = (node.bytes ??= { table: new ValueTable(), order: [], misses: 0 }).table;
+    const engine = this.engine;
+    const remember = e - p <= MAX_REMEMBERED;
+    const i = remember ? t.find(b, p, e, this.h) : -1;
+    if (i >= 0 && t.epoch[i] === engine.cacheEpoch) {
+      const v = t.ver[i]!;
+      if (v < 0 || v === engine.roster.version) {
+        const rd = t.ruleDelta[i]!;
+        if (rd !== 0) this.count(node.st!, rd);
+        const oi = t.otherIdx[i]!;
+        if (oi >= 0) this.other(t.others[oi]!);
+        const k = t.kind[i]!;
+        if (k === REPLACED_V) {
+          this.rep = t.arena;
+          this.repS = t.outOff[i]!;
+          this.repE = this.repS + t.outLen[i]!;
+        }
+        return k;
+      }
+    }
+    return this.decide(b, p, e, node, t, remember ? (i >= 0 ? i : t.insert(b, p, e, this.h)) : -1);
+  }
+
+  /**
+   * First sight of a value at a field (or its outcome is out of date): the engine's text path decides, and
+   * the outcome with the counts it added is remembered in `slot` (-1: not remembered).
+   */
+  private decide(b: Buffer, s: number, e: number, node: PathNode, t: ValueTable, slot: number): number {
+    const engine = this.engine;
+    const det = engine.report.detectors;
+    const uf = engine.report.unknownFields;
+    const st = node.rule !== null ? (node.st ??= engine.stateOf(node.rule)) : null;
+    const before = [det.email, det.phone, det['roster-name'], det.credential, det['known-secret'], uf.kept, uf.dropped];
+    const ruleBefore = st ? st.n : 0;
+    // A value with bytes outside ASCII is decoded only once the record is known to be UTF-8.
+    if (this.nonAscii && !isUtf8(b.subarray(this.recordStart, e))) return SYNTAX_V;
+    const r = engine.rewriteValueText(node, b.toString('utf8', s, e), { line: this.line, offset: this.offset });
+    if (r === null) return SYNTAX_V;
+    const kind = r === DROP ? DROP_V : r === SAME ? SAME_V : REPLACED_V;
+    if (kind === REPLACED_V) {
+      this.rep = Buffer.from(r as string, 'utf8');
+      this.repS = 0;
+      this.repE = this.rep.length;
+    }
+    const after = [det.email, det.phone, det['roster-name'], det.credential, det['known-secret'], uf.kept, uf.dropped];
+    let other: Int32Array | null = null;
+    for (let k = 0; k < after.length; k++) {
+      const d = after[k]! - before[k]!;
+      if (d !== 0) (other ??= new Int32Array(after.length))[k] = d;
+    }
+    const rd = st ? st.n - ruleBefore : 0;
+    // The engine counted this occurrence itself: taken back and counted again through the undo log.
+    if (rd !== 0) {
+      st!.n = ruleBefore;
+      this.count(st!, rd);
+    }
+    if (other !== null) {
+      this.addOther(other, -1);
+      this.other(other);
+    }
+    if (slot < 0) return kind;
+    const prevKind = t.kind[slot];
+    const prevLen = t.outLen[slot]!;
+    t.kind[slot] = kind;
+    if (kind === REPLACED_V) {
+      // Decided again (the roster grew): the new replacement goes where the old one was when it fits.
+      if (t.epoch[slot] !== 0 && prevKind === REPLACED_V && prevLen >= this.repE) t.arena.set(this.rep.subarray(0, this.repE), t.outOff[slot]!);
+      else t.outOff[slot] = t.store(this.rep, 0, this.repE);
+      t.outLen[slot] = this.repE;
+      // The arena may have moved: point at the stored copy.
+      this.rep = t.arena;
+      this.repS = t.outOff[slot]!;
+      this.repE = this.repS + t.outLen[slot]!;
+    }
+    t.ver[slot] = dependsOnRoster(node.rule) ? engine.roster.version : -1;
+    t.epoch[slot] = engine.cacheEpoch;
+    t.ruleDelta[slot] = rd;
+    if (other !== null) {
+      t.otherIdx[slot] = t.others.length;
+      t.others.push(other);
+    } else t.otherIdx[slot] = -1;
+    return kind;
+  }
+
+  /** Counts other than the rule's, added for one occurrence (and noted for undo). */
+  private other(d: Int32Array): void {
+    this.addOther(d, 1);
+    this.undoOther[this.undoOtherLen++] = d;
+  }
+
+  private addOther(d: Int32Array, sign: number): void {
+    const rep = this.engine.report;
+    const det = rep.detectors;
+    det.email += sign * d[0]!;
+    det.phone += sign * d[1]!;
+    det['roster-name'] += sign * d[2]!;
+    det.credential += sign * d[3]!;
+    det['known-secret'] += sign * d[4]!;
+    rep.unknownFields.kept += sign * d[5]!;
+    rep.unknownFields.dropped += sign * d[6]!;
+  }
+
+  /** The closing quote of the string at b[p] ('"'), checking escapes and control characters; -1: not JSON. Sets h. */
+  private strScan(b: Buffer, p: number, end: number): number {
+    let h = FNV_OFFSET;
+    let q = p + 1;
+    for (;;) {
+      if (q >= end) return -1;
+      const c = b[q]!;
+      if (c === 0x22) break;
+      if (c < 0x20) return -1;
+      if (c >= 0x80) this.nonAscii = true;
+      if (c === 0x5c) {
+        if (q + 1 >= end) return -1;
+        const d = b[q + 1]!;
+        if (d === 0x75) {
+          if (q + 5 >= end || !isHex(b[q + 2]) || !isHex(b[q + 3]) || !isHex(b[q + 4]) || !isHex(b[q + 5])) return -1;
+        } else if (!(d === 0x22 || d === 0x5c || d === 0x2f || d === 0x62 || d === 0x66 || d === 0x6e || d === 0x72 || d === 0x74)) return -1;
+        // The escaped byte is content, never the end (\" is a quote inside the string).
+        h = Math.imul(Math.imul(h ^ c, FNV_PRIME) ^ d, FNV_PRIME);
+        q += 2;
+        continue;
+      }
+      h = Math.imul(h ^ c, FNV_PRIME);
+      q++;
+    }
+    this.h = h;
+    return q;
+  }
+
+  /** The end of a number, true, false or null at b[p] by the JSON grammar; -1: not JSON. */
+  private literalEnd(b: Buffer, p: number, end: number): number {
+    let i = p;
+    let c: number | undefined = b[i];
+    if (c === 0x74 || c === 0x66 || c === 0x6e) {
+      const word = c === 0x74 ? TRUE : c === 0x66 ? FALSE : NULL;
+      if (p + word.length > end) return -1;
+      for (let k = 1; k < word.length; k++) if (b[p + k] !== word[k]) return -1;
+      i = p + word.length;
+    } else {
+      if (c === 0x2d) c = ++i < end ? b[i] : undefined;
+      if (c === 0x30) c = ++i < end ? b[i] : undefined;
+      else if (c !== undefined && c >= 0x31 && c <= 0x39) {
+        do c = ++i < end ? b[i] : undefined;
+        while (c !== undefined && c >= 0x30 && c <= 0x39);
+      } else return -1;
+      if (c === 0x2e) {
+        c = ++i < end ? b[i] : undefined;
+        if (c === undefined || c < 0x30 || c > 0x39) return -1;
+        do c = ++i < end ? b[i] : undefined;
+        while (c !== undefined && c >= 0x30 && c <= 0x39);
+      }
+      if (c === 0x65 || c === 0x45) {
+        c = ++i < end ? b[i] : undefined;
+        if (c === 0x2b || c === 0x2d) c = ++i < end ? b[i] : undefined;
+        if (c === undefined || c < 0x30 || c > 0x39) return -1;
+        do c = ++i < end ? b[i] : undefined;
+        while (c !== undefined && c >= 0x30 && c <= 0x39);
+      }
+      // A digit right after a leading zero ("01") is not JSON.
+      if (c !== undefined && c >= 0x30 && c <= 0x39) return -1;
+    }
+    return i;
+  }
+
+  private hashOf(b: Uint8Array, s: number, e: number): number {
+    let h = FNV_OFFSET;
+    for (let k = s; k < e; k++) h = Math.imul(h ^ b[k]!, FNV_PRIME);
+    return h;
+  }
+
+  /** The end of any value at b[p] (for dropped members); -1: not JSON. */
+  private skipValue(b: Buffer, p: number, end: number): number {
+    const c = b[p];
+    if (c === 0x22) {
+      const q = this.strScan(b, p, end);
+      return q < 0 ? -1 : q + 1;
+    }
+    if (c !== 0x7b && c !== 0x5b) return this.literalEnd(b, p, end);
+    let depth = 0;
+    let i = p;
+    while (i < end) {
+      const d = b[i]!;
+      if (d === 0x22) {
+        const q = this.strScan(b, i, end);
+        if (q < 0) return -1;
+        i = q + 1;
+        continue;
+      }
+      if (d === 0x7b || d === 0x5b) depth++;
+      else if (d === 0x7d || d === 0x5d) depth--;
+      i++;
+      if (depth === 0) return i;
+    }
+    return -1;
+  }
+}
+
+const COMMA = Buffer.from(',');
+const TRUE = Buffer.from('true');
+const FALSE = Buffer.from('false');
+const NULL = Buffer.from('null');

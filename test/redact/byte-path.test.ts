@@ -1,0 +1,221 @@
+import { Readable, Writable } from 'node:stream';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { InputError } from '../../src/errors.js';
+import { ByteOut } from '../../src/redact/byte-out.js';
+import { ByteResult } from '../../src/redact/byte-rewriter.js';
+import { DROP, RecordRedactor } from '../../src/redact/engine.js';
+import { parsePolicy, redactStream, type Policy } from '../../src/redact/index.js';
+import { canary, expectNoLeak } from '../helpers/canary.js';
+
+// The byte path (flat records redacted on their bytes, each value's outcome remembered by its bytes) must
+// give exactly what the text path gives: the same output bytes, the same counts, and the same records refused
+// as not JSON. Records here mix every rule action, unknown fields, escapes, non-ASCII text, odd whitespace,
+// nested values (left to the text path) and invalid JSON.
+
+const KEY = Buffer.alloc(32, 9);
+
+const policyOf = (unknownFields: 'keep' | 'drop'): Policy =>
+  parsePolicy({
+    unknownFields,
+    rules: [
+      { path: 'name', action: 'pseudonymize', as: 'name', roster: true },
+      { path: 'email', action: 'pseudonymize-email', roster: true },
+      { path: 'ph', action: 'pseudonymize', as: 'phone' },
+      { path: 'id', action: 'pseudonymize', as: 'id' },
+      { path: 'auto', action: 'pseudonymize', as: 'auto' },
+      { path: 'amt', action: 'round', to: 1000 },
+      { path: 'bk', action: 'bucket', buckets: [0, 100, 1000] },
+      { path: 'secret', action: 'drop' },
+      { path: 'msk', action: 'mask', with: '***' },
+      { path: 'note', action: 'keep', freeText: true },
+      { path: 'k', action: 'keep' },
+    ],
+  });
+
+const KEYS = ['name', 'email', 'ph', 'id', 'auto', 'amt', 'bk', 'secret', 'msk', 'note', 'k', 'other', 'ünï'];
+// Values as JSON text, valid and not.
+const STRINGS = [
+  '"Ana Silva"',
+  '"José Núñez"',
+  '"ana.silva@acme.com"',
+  '"+1 415 555 0134"',
+  '"call Ana Silva at +1 415 555 0134 or ana.silva@acme.com"',
+  '"Bruno Okafor met José Núñez"',
+  '""',
+  '"ab"',
+  '"say \\"hi\\"\\n\\tbye \\\\ \\/ \\u00e9\\u00E9"',
+  '"Ana \\u0053ilva"',
+  '"日本語 テキスト"',
+  '"apikey: abcdefghijklmnop1234"',
+  `"${'long text about Ana Silva '.repeat(14)}"`,
+  '"2026_Q1"',
+];
+const LITERALS = ['0', '-0.5e3', '12345.678', '1E+2', '999', '-1', 'true', 'false', 'null'];
+const NESTED = ['{"a":1}', '[1,"Ana Silva"]', '[]', '{}'];
+const BROKEN = ['"tab\there"', '"bad \\x escape"', '"cut \\u12"', '01', '1.', 'tru', '"unterminated'];
+const WS = ['', ' ', '\n', '  \n    ', '\t', '\r\n'];
+
+const valueArb = fc.oneof(
+  { weight: 8, arbitrary: fc.constantFrom(...STRINGS) },
+  { weight: 4, arbitrary: fc.constantFrom(...LITERALS) },
+  { weight: 1, arbitrary: fc.constantFrom(...NESTED) },
+);
+const wsArb = fc.constantFrom(...WS);
+const memberArb = fc.record({ key: fc.constantFrom(...KEYS), escapedKey: fc.boolean(), value: valueArb, ws: fc.array(wsArb, { minLength: 3, maxLength: 3 }) });
+
+function recordText(members: { key: string; escapedKey: boolean; value: string; ws: string[] }[], trailing: string, broken: string | null): string {
+  const parts = members.map((m) => {
+    // An escaped key spells the same name another way: the text path reads it, the byte path hands it over.
+    const key = m.escapedKey ? `"${[...m.key].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('')}"` : JSON.stringify(m.key);
+    return `${m.ws[0]}${key}${m.ws[1]}:${m.ws[2]}${m.value}`;
+  });
+  if (broken !== null) parts.push(`"k":${broken}`);
+  return `{${parts.join(',')}${trailing}}`;
+}
+
+const recordArb = fc.record({
+  members: fc.array(memberArb, { maxLength: 9 }),
+  trailing: wsArb,
+  broken: fc.option(fc.constantFrom(...BROKEN), { freq: 12 }),
+});
+
+type Outcome = { text: string | null } | { error: string };
+
+/** What writeRawRecord does, either starting with the byte path or not. */
+function redactOne(e: RecordRedactor, text: string, useBytes: boolean): Outcome {
+  const where = { line: 1, offset: 0 };
+  try {
+    if (useBytes) {
+      const out = new ByteOut(16);
+      const buf = Buffer.from(text);
+      const r = e.byteRewriter().rewrite(buf, 0, buf.length, null, where, out);
+      if (r === ByteResult.Done) {
+        // The byte path only ever takes JSON.
+        expect(() => JSON.parse(text)).not.toThrow();
+        return { text: out.buf.toString('utf8', 0, out.len) };
+      }
+      if (r === ByteResult.Syntax) return parsed(e, text);
+    }
+    const r = e.rewriteRecord(text, null, where);
+    if (r !== null) return { text: r === DROP ? null : r };
+    return parsed(e, text);
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+}
+
+function parsed(e: RecordRedactor, text: string): Outcome {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return { error: 'not JSON' };
+  }
+  const r = e.redactRecord(v, null);
+  return { text: r === DROP ? null : JSON.stringify(r) };
+}
+
+const counts = (e: RecordRedactor) => {
+  const r = e.finishReport();
+  return { rows: r.rows, rules: r.rules, detectors: r.detectors, unknownFields: r.unknownFields, roster: r.roster.size };
+};
+
+describe('byte path for flat records', () => {
+  it("gives the text path's bytes and counts for random records (property)", () => {
+    fc.assert(
+      fc.property(fc.array(recordArb, { minLength: 1, maxLength: 25 }), fc.constantFrom<'keep' | 'drop'>('keep', 'drop'), (recs, unknown) => {
+        const policy = policyOf(unknown);
+        const a = new RecordRedactor(policy, KEY);
+        const b = new RecordRedactor(policy, KEY);
+        for (const r of recs) {
+          const text = recordText(r.members, r.trailing, r.broken);
+          const got = redactOne(a, text, true);
+          const want = redactOne(b, text, false);
+          expect(got).toEqual(want);
+          // A run ends at its first bad record (exit 65): counts after that mean nothing.
+          if ('error' in want) return;
+        }
+        expect(counts(a)).toEqual(counts(b));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('refuses what is not JSON, like the parser', () => {
+    const e = new RecordRedactor(policyOf('keep'), KEY);
+    for (const bad of BROKEN) {
+      const text = `{"name":"Ana Silva","k":${bad}}`;
+      expect(redactOne(e, text, true)).toEqual({ error: 'not JSON' });
+    }
+    // Trailing bytes after the record, a missing brace, a trailing comma.
+    for (const text of ['{"k":1} x', '{"k":1', '{"k":1,}', '{"k" 1}', '{k:1}']) expect(redactOne(e, text, true)).toEqual({ error: 'not JSON' });
+  });
+
+  it('keeps no PII in the remembered values after a run (the canary never comes back unredacted)', () => {
+    const secret = canary('byte-path-email').replace(/[^A-Za-z0-9]/g, '').slice(0, 20).toLowerCase();
+    const email = `${secret}@acme.com`;
+    const e = new RecordRedactor(policyOf('keep'), KEY);
+    for (let i = 0; i < 3; i++) {
+      const got = redactOne(e, `{"email":"${email}","note":"write to ${email}","other":"${email}"}`, true);
+      expect('text' in got).toBe(true);
+      expectNoLeak((got as { text: string }).text, secret);
+    }
+  });
+});
+
+// Whole documents through the stream, cut into chunks at random: records cut by a chunk's end are read again
+// whole, and their partial counts are taken back.
+async function streamRun(doc: string, chunks: number[], policy: Policy, textOnly: boolean) {
+  if (textOnly) process.env.CLARIGUARD_REDACT_TEXT = '1';
+  try {
+    const parts: Buffer[] = [];
+    const bytes = Buffer.from(doc);
+    const pieces: Buffer[] = [];
+    let at = 0;
+    for (const c of chunks) {
+      if (at >= bytes.length) break;
+      pieces.push(bytes.subarray(at, Math.min(bytes.length, at + c)));
+      at += c;
+    }
+    if (at < bytes.length) pieces.push(bytes.subarray(at));
+    const out = new Writable({
+      write(c: Buffer, _e, cb) {
+        parts.push(c);
+        cb();
+      },
+    });
+    const report = await redactStream(Readable.from(pieces), out, { key: KEY, policy, format: 'json', sourceName: 'doc.json' });
+    return { text: Buffer.concat(parts).toString('utf8'), report: { rows: report.rows, rules: report.rules, detectors: report.detectors, unknownFields: report.unknownFields } };
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    return { error: err.message };
+  } finally {
+    delete process.env.CLARIGUARD_REDACT_TEXT;
+  }
+}
+
+describe('byte path inside the structural scan', () => {
+  afterEach(() => {
+    delete process.env.CLARIGUARD_REDACT_TEXT;
+  });
+
+  it('streams documents to the same bytes, counts and errors as the text path, whatever the chunking (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(recordArb, { minLength: 1, maxLength: 20 }),
+        fc.array(fc.integer({ min: 1, max: 400 }), { maxLength: 40 }),
+        fc.constantFrom<'keep' | 'drop'>('keep', 'drop'),
+        fc.constantFrom(',\n', ',\n  ', ' , '),
+        async (recs, chunks, unknown, sep) => {
+          const doc = `[${recs.map((r) => recordText(r.members, r.trailing, r.broken)).join(sep)}]\n`;
+          const policy = policyOf(unknown);
+          const got = await streamRun(doc, chunks, policy, false);
+          const want = await streamRun(doc, chunks, policy, true);
+          expect(got).toEqual(want);
+        },
+      ),
+      { numRuns: 120 },
+    );
+  });
+});
