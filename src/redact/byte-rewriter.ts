@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { ByteOut } from './byte-out.js';
+import { FNV_OFFSET, FNV_PRIME, hashBytes, ValueTable } from './byte-table.js';
 import { DROP, SAME, type PathNode, type RecordRedactor } from './engine.js';
 import type { Rule } from './policy.js';
 
@@ -33,14 +34,8 @@ interface RuleStateLike {
   n: number;
 }
 
-const FNV_OFFSET = 0x811c9dc5 | 0;
-const FNV_PRIME = 0x01000193;
 /** Values longer than this are rarely repeated (free text): decided every time, not remembered. */
 const MAX_REMEMBERED = 256;
-/** Entries per field before the table starts over (bounds memory on high-cardinality fields). */
-const TABLE_LIMIT = 1 << 16;
-/** Arena bytes per field before the table starts over. */
-const ARENA_LIMIT = 16 << 20;
 
 // What a value becomes (value()'s answer; the table's `kind`).
 const SAME_V = 0;
@@ -48,123 +43,6 @@ const REPLACED_V = 1;
 const DROP_V = 2;
 const SYNTAX_V = -1;
 const UNHANDLED_V = -2;
-
-/**
- * Remembered values of one field, in flat typed arrays (open addressing, linear probing): key and
- * replacement bytes live in one arena, so a probe touches a few cache lines and no objects.
- */
-class ValueTable {
-  private mask = 63;
-  private size = 0;
-  private hashes = new Int32Array(64);
-  /** Key length; 0: an empty slot (a JSON value is never empty). */
-  private keyLen = new Int32Array(64);
-  private keyOff = new Int32Array(64);
-  kind = new Int8Array(64);
-  outOff = new Int32Array(64);
-  outLen = new Int32Array(64);
-  /** Roster version the outcome was decided with; -1 when the roster plays no part. */
-  ver = new Int32Array(64);
-  epoch = new Int32Array(64);
-  /** Per occurrence: what the field's rule count grows by. */
-  ruleDelta = new Int32Array(64);
-  /** Per occurrence, other counts (index into `others`); -1: none. */
-  otherIdx = new Int32Array(64);
-  others: Int32Array[] = [];
-  arena = new Uint8Array(4096);
-  private arenaLen = 0;
-
-  /** The slot holding b[s, e), or -1. */
-  find(b: Uint8Array, s: number, e: number, h: number): number {
-    const n = e - s;
-    const hashes = this.hashes;
-    const lens = this.keyLen;
-    const mask = this.mask;
-    for (let i = h & mask; ; i = (i + 1) & mask) {
-      const len = lens[i]!;
-      if (len === 0) return -1;
-      if (len === n && hashes[i] === h) {
-        const a = this.arena;
-        let k = this.keyOff[i]!;
-        let j = s;
-        while (j < e && a[k] === b[j]) {
-          k++;
-          j++;
-        }
-        if (j === e) return i;
-      }
-    }
-  }
-
-  /** A new slot for b[s, e) (not present), its outcome to be set by `decide`. */
-  insert(b: Uint8Array, s: number, e: number, h: number): number {
-    if (this.size >= TABLE_LIMIT || this.arenaLen >= ARENA_LIMIT) this.reset(this.mask + 1);
-    if (2 * (this.size + 1) > this.mask + 1) this.rehash(2 * (this.mask + 1));
-    let i = h & this.mask;
-    while (this.keyLen[i] !== 0) i = (i + 1) & this.mask;
-    this.hashes[i] = h;
-    this.keyLen[i] = e - s;
-    this.keyOff[i] = this.store(b, s, e);
-    this.size++;
-    return i;
-  }
-
-  /** Copies bytes into the arena; returns their offset. */
-  store(b: Uint8Array, s: number, e: number): number {
-    const n = e - s;
-    if (this.arenaLen + n > this.arena.length) {
-      const next = new Uint8Array(Math.max(2 * this.arena.length, this.arenaLen + n));
-      next.set(this.arena.subarray(0, this.arenaLen));
-      this.arena = next;
-    }
-    const off = this.arenaLen;
-    this.arena.set(b.subarray(s, e), off);
-    this.arenaLen += n;
-    return off;
-  }
-
-  private reset(cap: number): void {
-    this.alloc(cap);
-    this.size = 0;
-    this.others = [];
-    this.arena = new Uint8Array(4096);
-    this.arenaLen = 0;
-  }
-
-  private alloc(cap: number): void {
-    this.mask = cap - 1;
-    this.hashes = new Int32Array(cap);
-    this.keyLen = new Int32Array(cap);
-    this.keyOff = new Int32Array(cap);
-    this.kind = new Int8Array(cap);
-    this.outOff = new Int32Array(cap);
-    this.outLen = new Int32Array(cap);
-    this.ver = new Int32Array(cap);
-    this.epoch = new Int32Array(cap);
-    this.ruleDelta = new Int32Array(cap);
-    this.otherIdx = new Int32Array(cap);
-  }
-
-  private rehash(cap: number): void {
-    const o = { ...this };
-    this.alloc(cap);
-    for (let j = 0; j < o.keyLen.length; j++) {
-      if (o.keyLen[j] === 0) continue;
-      let i = o.hashes[j]! & this.mask;
-      while (this.keyLen[i] !== 0) i = (i + 1) & this.mask;
-      this.hashes[i] = o.hashes[j]!;
-      this.keyLen[i] = o.keyLen[j]!;
-      this.keyOff[i] = o.keyOff[j]!;
-      this.kind[i] = o.kind[j]!;
-      this.outOff[i] = o.outOff[j]!;
-      this.outLen[i] = o.outLen[j]!;
-      this.ver[i] = o.ver[j]!;
-      this.epoch[i] = o.epoch[j]!;
-      this.ruleDelta[i] = o.ruleDelta[j]!;
-      this.otherIdx[i] = o.otherIdx[j]!;
-    }
-  }
-}
 
 function isWs(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
@@ -435,7 +313,7 @@ export class ByteRewriter {
         this.valueEnd = e;
         return SAME_V;
       }
-      this.h = this.hashOf(b, p, e);
+      this.h = hashBytes(b, p, e);
     }
     this.valueEnd = e;
     const t = (node.bytes ??= { table: new ValueTable(), order: [], misses: 0 }).table;
@@ -603,11 +481,7 @@ export class ByteRewriter {
     return i;
   }
 
-  private hashOf(b: Uint8Array, s: number, e: number): number {
-    let h = FNV_OFFSET;
-    for (let k = s; k < e; k++) h = Math.imul(h ^ b[k]!, FNV_PRIME);
-    return h;
-  }
+
 
   /** The end of any value at b[p] (for dropped members); -1: not JSON. */
   private skipValue(b: Buffer, p: number, end: number): number {

@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { InputError } from '../errors.js';
+import { hashBytes, ValueTable } from './byte-table.js';
 
 /**
  * A streaming JSON splitter working on bytes. It understands only the outer shape of an export (a top-level
@@ -31,7 +32,7 @@ export interface JsonScanHandler {
  */
 export interface MemberTap {
   /** The wanted keys of a section's records, by their byte length; null: hand every record over. */
-  keys(section: string | null): Map<number, { bytes: Buffer; want: unknown }[]> | null;
+  keys(section: string | null): Map<number, TapKey[]> | null;
   /** The string value of a wanted key. */
   value(want: unknown, value: string): void;
 }
@@ -46,6 +47,14 @@ export interface RecordRewriter {
   at(section: string | null, b: Buffer, start: number, end: number, line: number, offset: number): number;
   /** Newlines inside the last record taken. */
   readonly lines: number;
+}
+
+/** A key the member tap looks for. */
+export interface TapKey {
+  bytes: Buffer;
+  want: unknown;
+  /** Values already handed over (the scanner's own bookkeeping). */
+  seen?: ValueTable;
 }
 
 export interface RecordLocation {
@@ -295,7 +304,9 @@ export class JsonScanner {
   }
 
   /** Advances the capture of one value; returns false when more input is needed. */
-  private tapKeys: { section: string | null; keys: Map<number, { bytes: Buffer; want: unknown }[]> | null } | null = null;
+  private tapKeys: { section: string | null; keys: Map<number, TapKey[]> | null; byLen?: TapKey[][] } | null = null;
+  /** The tap's finds in the record being read: key, value start, value end, and so on. */
+  private readonly found: (TapKey | number)[] = [];
 
   /**
    * The tap's reading of a record that starts at vStart and ends in this buffer: true when the record was
@@ -306,7 +317,13 @@ export class JsonScanner {
     const s = this.vStart;
     if (b[s] !== 0x7b || this.state === S.TopObjValue) return false;
     const section = this.state === S.SectionValueOrEnd ? this.section : null;
-    if (!this.tapKeys || this.tapKeys.section !== section) this.tapKeys = { section, keys: this.tap!.keys(section) };
+    if (!this.tapKeys || this.tapKeys.section !== section) {
+      const keys = this.tap!.keys(section);
+      // By byte length, in an array: one index per key read instead of a Map lookup.
+      const byLen: TapKey[][] = [];
+      if (keys) for (const [len, list] of keys) byLen[len] = list;
+      this.tapKeys = { section, keys, byLen };
+    }
     const keys = this.tapKeys.keys;
     if (!keys) return false;
     const n = b.length;
@@ -314,22 +331,39 @@ export class JsonScanner {
     let depth = 1;
     let lines = 0;
     let expectKey = true;
-    let want: unknown = undefined;
-    const found: [unknown, number, number][] = [];
+    let want: TapKey | undefined = undefined;
+    const found = this.found;
+    let nFound = 0;
+    const byLen = this.tapKeys.byLen!;
     while (p < n) {
       const c = b[p]!;
       if (c === QUOTE) {
-        const e = findStringEnd(b, p + 1);
-        if (e < 0) return false;
+        // Keys and most values are short: a loop finds their end sooner than a call into Buffer#indexOf.
+        let e = p + 1;
+        let escaped = false;
+        for (;;) {
+          if (e >= n) return false;
+          const d = b[e]!;
+          if (d === QUOTE) break;
+          if (d === BSLASH) {
+            escaped = true;
+            e = findStringEnd(b, e);
+            if (e < 0) return false;
+            break;
+          }
+          e++;
+        }
         if (depth === 1) {
           if (expectKey) {
             expectKey = false;
             want = undefined;
-            for (let q = p + 1; q < e; q++) if (b[q] === BSLASH) return false; // an escaped key: read it properly
-            const cands = keys.get(e - p - 1);
-            if (cands) want = matchKey(cands, b, p + 1);
+            if (escaped) return false; // an escaped key: read it properly
+            const cands = byLen[e - p - 1];
+            if (cands !== undefined) want = matchKey(cands, b, p + 1);
           } else if (want !== undefined) {
-            found.push([want, p, e]);
+            found[nFound++] = want;
+            found[nFound++] = p;
+            found[nFound++] = e;
             want = undefined;
           }
         }
@@ -351,8 +385,16 @@ export class JsonScanner {
       }
     }
     if (depth !== 0) return false;
-    for (const [w, vs, ve] of found) {
-      let raw = b.toString('utf8', vs + 1, ve);
+    for (let k = 0; k < nFound; k += 3) {
+      const w = found[k] as TapKey;
+      const vs = (found[k + 1] as number) + 1;
+      const ve = found[k + 2] as number;
+      // Exports repeat their people on every row: a value already handed over (same bytes) is skipped
+      // without decoding it.
+      const seen = (w.seen ??= new ValueTable());
+      const h = hashBytes(b, vs, ve);
+      if (seen.find(b, vs, ve, h) >= 0) continue;
+      let raw = b.toString('utf8', vs, ve);
       if (raw.indexOf('\\') >= 0) {
         try {
           raw = JSON.parse(`"${raw}"`) as string;
@@ -360,7 +402,8 @@ export class JsonScanner {
           return false; // a bad escape: the ordinary path names the error and its place
         }
       }
-      this.tap!.value(w, raw);
+      this.tap!.value(w.want, raw);
+      seen.insert(b, vs, ve, h);
     }
     this.vStart = -1;
     this.pos = p;
@@ -469,13 +512,13 @@ export class JsonScanner {
   }
 }
 
-/** The `want` of the candidate whose bytes are at b[at…] (all candidates have the same length), or undefined. */
-function matchKey(cands: { bytes: Buffer; want: unknown }[], b: Buffer, at: number): unknown {
+/** The candidate whose bytes are at b[at…] (all candidates have the same length), or undefined. */
+function matchKey(cands: TapKey[], b: Buffer, at: number): TapKey | undefined {
   // Keys are short: a byte loop beats Buffer#compare's argument checks.
   next: for (const k of cands) {
     const kb = k.bytes;
     for (let i = kb.length - 1; i >= 0; i--) if (kb[i] !== b[at + i]) continue next;
-    return k.want;
+    return k;
   }
   return undefined;
 }
