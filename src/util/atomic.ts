@@ -99,6 +99,9 @@ export function writeFileAtomicSync(target: string, data: Uint8Array | string, m
  * A Writable over a temp file that becomes `target` only when `commit()` is called after the
  * stream finished; `abort()` (or any error) removes the temp file, so a failed run leaves nothing.
  */
+/** Bytes written between two early fdatasyncs of a big output. */
+const SYNC_EVERY = 32 << 20;
+
 export class AtomicFileWriter extends Writable {
   readonly target: string;
   readonly tempPath: string;
@@ -126,15 +129,45 @@ export class AtomicFileWriter extends Writable {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.handle!.write(chunk).then(() => cb(), cb);
+    this.handle!.write(chunk).then(() => this.wrote(chunk.length, cb), cb);
   }
 
   override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
-    this.handle!.writev(chunks.map((c) => c.chunk)).then(() => cb(), cb);
+    let n = 0;
+    for (const c of chunks) n += c.chunk.length;
+    this.handle!.writev(chunks.map((c) => c.chunk)).then(() => this.wrote(n, cb), cb);
+  }
+
+  // A big output is flushed to disk while it is being written (one fdatasync in flight at a time, every
+  // SYNC_EVERY bytes), so the fsync before the rename has little left to do instead of the whole file.
+  private unsynced = 0;
+  private syncing: Promise<void> | null = null;
+  private syncError: Error | null = null;
+  private wrote(n: number, cb: (err?: Error | null) => void): void {
+    if (this.syncError) return cb(this.syncError);
+    this.unsynced += n;
+    if (this.unsynced >= SYNC_EVERY && !this.syncing && this.handle) {
+      this.unsynced = 0;
+      this.syncing = this.handle.datasync().then(
+        () => {
+          this.syncing = null;
+        },
+        (e: Error) => {
+          this.syncing = null;
+          this.syncError = e;
+        },
+      );
+    }
+    cb();
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    this.handle!.sync().then(() => cb(), cb);
+    Promise.resolve(this.syncing)
+      .then(() => {
+        if (this.syncError) throw this.syncError;
+        return this.handle!.sync();
+      })
+      .then(() => cb(), cb);
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
