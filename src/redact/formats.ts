@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { Transform, type TransformCallback } from 'node:stream';
-import { Parser as CsvParser } from 'csv-parse';
+import { createRequire } from 'node:module';
+import type { Parser as CsvParser } from 'csv-parse';
 import { InputError, UsageError } from '../errors.js';
 import { firstInvalidUtf8, countNewlines, parseJsonSlice } from './json-scanner.js';
 
@@ -174,7 +175,9 @@ export class Utf8Validator extends Transform {
 
 /** csv-parse configured strictly (quoting errors are errors), yielding arrays with line info. */
 export function csvParser(info = true): CsvParser {
-  return new CsvParser({ bom: true, info, skip_empty_lines: true, relax_column_count: false });
+  // Loaded on first use: redaction threads never parse with it, and it costs each of them start-up time.
+  const { Parser } = createRequire(import.meta.url)('csv-parse') as typeof import('csv-parse');
+  return new Parser({ bom: true, info, skip_empty_lines: true, relax_column_count: false });
 }
 
 /** csv-parse errors as InputError with file, line and byte offset. */

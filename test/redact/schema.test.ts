@@ -28,4 +28,11 @@ describe('redaction policy schema', () => {
     expect(validate({ rules: [{ path: 'x', action: 'keep', colour: 'red' }] })).toBe(false);
     expect(() => parsePolicy({ rules: [{ path: 'x', action: 'keep' }, { path: 'x', action: 'drop' }] })).toThrow(/two rules/);
   });
+
+  it('builds every preset exactly as parsePolicy would (presets skip zod at run time)', () => {
+    for (const p of PRESET_NAMES) {
+      const built = presetPolicy(p);
+      expect(parsePolicy(JSON.parse(JSON.stringify(built)), p)).toEqual(built);
+    }
+  });
 });
