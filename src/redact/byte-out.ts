@@ -15,8 +15,10 @@ export interface OutSink {
 export class ByteOut implements OutSink {
   buf: Buffer;
   len = 0;
+  private dv: DataView;
   constructor(private readonly initial = 1 << 16) {
     this.buf = Buffer.allocUnsafeSlow(initial);
+    this.dv = viewOf(this.buf);
   }
 
   /** Makes room for `n` more bytes. */
@@ -27,6 +29,27 @@ export class ByteOut implements OutSink {
     const next = Buffer.allocUnsafeSlow(size);
     this.buf.copy(next, 0, 0, this.len);
     this.buf = next;
+    this.dv = viewOf(next);
+  }
+
+  /**
+   * Copies bytes [s, e) of the array `src` views (see viewOf), four at a time. For the short runs a record
+   * is made of this is about twice as fast as a byte loop and, unlike TypedArray#set, allocates no view.
+   */
+  copy(src: DataView, s: number, e: number): void {
+    const n = e - s;
+    this.ensure(n);
+    const d = this.dv;
+    let o = this.len;
+    let i = s;
+    const e4 = e - 3;
+    while (i < e4) {
+      d.setUint32(o, src.getUint32(i));
+      i += 4;
+      o += 4;
+    }
+    while (i < e) d.setUint8(o++, src.getUint8(i++));
+    this.len += n;
   }
 
   str(s: string): void {
@@ -59,7 +82,15 @@ export class ByteOut implements OutSink {
     this.buf.copy(out, 0, 0, this.len);
     this.len = 0;
     // A record far bigger than usual grew the buffer: do not keep holding that much.
-    if (this.buf.length > 4 * this.initial && this.buf.length > 64 << 20) this.buf = Buffer.allocUnsafeSlow(this.initial);
+    if (this.buf.length > 4 * this.initial && this.buf.length > 64 << 20) {
+      this.buf = Buffer.allocUnsafeSlow(this.initial);
+      this.dv = viewOf(this.buf);
+    }
     return out;
   }
+}
+
+/** A DataView over exactly the bytes of `a` (index i of the view is a[i]). */
+export function viewOf(a: Uint8Array): DataView {
+  return new DataView(a.buffer, a.byteOffset, a.byteLength);
 }

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { ByteOut } from './byte-out.js';
+import { ByteOut, viewOf } from './byte-out.js';
 import { FNV_OFFSET, FNV_PRIME, hashBytes, ValueTable } from './byte-table.js';
 import { DROP, SAME, type PathNode, type RecordRedactor } from './engine.js';
 import type { Rule } from './policy.js';
@@ -25,7 +25,7 @@ export const enum ByteResult {
 export interface NodeBytes {
   table: ValueTable;
   /** The key bytes the last record had at each member position, and their nodes. */
-  order: ({ key: Uint8Array; node: PathNode } | undefined)[];
+  order: ({ key: Uint8Array; view: DataView; node: PathNode } | undefined)[];
   /** Records in a row this path could not take (nested shapes); only for a section's root node. */
   misses: number;
 }
@@ -60,6 +60,12 @@ function dependsOnRoster(rule: Rule | null): boolean {
 }
 
 export class ByteRewriter {
+  private root: PathNode | null = null;
+  private rootSection: string | null = null;
+  private rootEpoch = -1;
+  /** The input buffer last seen and a DataView of it (one per chunk read, for ByteOut#copy). */
+  private viewed: Buffer | null = null;
+  private bView: DataView = new DataView(new ArrayBuffer(0));
   /** Where the record being read is written. */
   private out: ByteOut = new ByteOut(16);
   // Counts added while reading the current record, taken back if it is not taken after all (a record cut by
@@ -82,13 +88,23 @@ export class ByteRewriter {
    * where the record starts in the input (for messages); `lines` is set to the newlines inside it.
    */
   record(b: Buffer, start: number, end: number, section: string | null, line: number, offset: number, out: ByteOut): number {
-    const root = this.engine.rootFor(section, false);
+    // The root node of the section, remembered while the section and the engine's policy stay the same.
+    if (section !== this.rootSection || this.rootEpoch !== this.engine.cacheEpoch || this.root === null) {
+      this.root = this.engine.rootFor(section, false);
+      this.rootSection = section;
+      this.rootEpoch = this.engine.cacheEpoch;
+    }
+    const root = this.root;
     if (root.rule) return UNHANDLED_V;
     const nb = (root.bytes ??= { table: new ValueTable(), order: [], misses: 0 });
     // Records this path cannot take (nested shapes) are not tried again and again: after a run of misses,
     // only every 256th record is.
     if (nb.misses > 32 && (++nb.misses & 255) !== 0) return UNHANDLED_V;
     if (b[start] !== 0x7b) return UNHANDLED_V;
+    if (b !== this.viewed) {
+      this.viewed = b;
+      this.bView = viewOf(b);
+    }
     this.out = out;
     this.undoLen = 0;
     this.undoOtherLen = 0;
@@ -171,7 +187,7 @@ export class ByteRewriter {
     p = this.ws(b, p, end);
     if (p >= end) return -1;
     if (b[p] === 0x7d) {
-      out.bytes(b, open, p + 1);
+      out.copy(this.bView, open, p + 1);
       return p + 1;
     }
     const nb = (n.bytes ??= { table: new ValueTable(), order: [], misses: 0 });
@@ -198,21 +214,21 @@ export class ByteRewriter {
         if (!first) {
           if (commaPos === segE) segE++;
           else {
-            out.bytes(b, segS, segE);
+            out.copy(this.bView, segS, segE);
             out.bytes(COMMA, 0, 1);
             segS = segE = elStart;
           }
         }
         if (elStart === segE) segE = vs;
         else {
-          out.bytes(b, segS, segE);
+          out.copy(this.bView, segS, segE);
           segS = elStart;
           segE = vs;
         }
         if (r === SAME_V) segE = after;
         else {
-          out.bytes(b, segS, segE);
-          out.bytes(this.rep, this.repS, this.repE);
+          out.copy(this.bView, segS, segE);
+          out.copy(this.repView, this.repS, this.repE);
           segS = segE = after;
         }
         first = false;
@@ -227,10 +243,10 @@ export class ByteRewriter {
         p = this.ws(b, p, end);
       } else if (c === 0x7d && p < end) {
         p++;
-        if (after === segE) out.bytes(b, segS, p);
+        if (after === segE) out.copy(this.bView, segS, p);
         else {
-          out.bytes(b, segS, segE);
-          out.bytes(b, after, p);
+          out.copy(this.bView, segS, segE);
+          out.copy(this.bView, after, p);
         }
         return p;
       } else return -1;
@@ -246,8 +262,13 @@ export class ByteRewriter {
       const k = o.key;
       const len = k.length;
       if (p + len + 1 < end && b[p + len + 1] === 0x22) {
+        // Four bytes at a time, then the tail.
+        const kv = o.view;
+        const bv = this.bView;
+        const at = p + 1;
         let j = 0;
-        while (j < len && k[j] === b[p + 1 + j]) j++;
+        while (j + 4 <= len && kv.getUint32(j) === bv.getUint32(at + j)) j += 4;
+        if (j + 4 > len) while (j < len && k[j] === b[at + j]) j++;
         if (j === len) {
           this.keyEnd = p + len + 2;
           return o.node;
@@ -268,7 +289,8 @@ export class ByteRewriter {
     if (this.nonAscii && !isUtf8(b.subarray(this.recordStart, q))) return (this.keyEscaped = false), null;
     const node = this.engine.child(n, b.toString('utf8', p + 1, q));
     // A copy: the read buffer is reused for the next chunk.
-    nb.order[idx] = { key: new Uint8Array(b.subarray(p + 1, q)), node };
+    const key = new Uint8Array(b.subarray(p + 1, q));
+    nb.order[idx] = { key, view: viewOf(key), node };
     this.keyEnd = q + 1;
     return node;
   }
@@ -276,6 +298,7 @@ export class ByteRewriter {
   private valueEnd = 0;
   // A REPLACED_V value's replacement: rep[repS, repE).
   private rep: Uint8Array = COMMA;
+  private repView: DataView = viewOf(COMMA);
   private repS = 0;
   private repE = 0;
 
@@ -330,6 +353,7 @@ export class ByteRewriter {
         const k = t.kind[i]!;
         if (k === REPLACED_V) {
           this.rep = t.arena;
+          this.repView = t.arenaView;
           this.repS = t.outOff[i]!;
           this.repE = this.repS + t.outLen[i]!;
         }
@@ -357,6 +381,7 @@ export class ByteRewriter {
     const kind = r === DROP ? DROP_V : r === SAME ? SAME_V : REPLACED_V;
     if (kind === REPLACED_V) {
       this.rep = Buffer.from(r as string, 'utf8');
+      this.repView = viewOf(this.rep);
       this.repS = 0;
       this.repE = this.rep.length;
     }
@@ -387,6 +412,7 @@ export class ByteRewriter {
       t.outLen[slot] = this.repE;
       // The arena may have moved: point at the stored copy.
       this.rep = t.arena;
+      this.repView = t.arenaView;
       this.repS = t.outOff[slot]!;
       this.repE = this.repS + t.outLen[slot]!;
     }
@@ -449,39 +475,46 @@ export class ByteRewriter {
   /** The end of a number, true, false or null at b[p] by the JSON grammar; -1: not JSON. */
   private literalEnd(b: Buffer, p: number, end: number): number {
     let i = p;
-    let c: number | undefined = b[i];
+    let c = b[i]!;
     if (c === 0x74 || c === 0x66 || c === 0x6e) {
       const word = c === 0x74 ? TRUE : c === 0x66 ? FALSE : NULL;
       if (p + word.length > end) return -1;
       for (let k = 1; k < word.length; k++) if (b[p + k] !== word[k]) return -1;
-      i = p + word.length;
-    } else {
-      if (c === 0x2d) c = ++i < end ? b[i] : undefined;
-      if (c === 0x30) c = ++i < end ? b[i] : undefined;
-      else if (c !== undefined && c >= 0x31 && c <= 0x39) {
-        do c = ++i < end ? b[i] : undefined;
-        while (c !== undefined && c >= 0x30 && c <= 0x39);
-      } else return -1;
-      if (c === 0x2e) {
-        c = ++i < end ? b[i] : undefined;
-        if (c === undefined || c < 0x30 || c > 0x39) return -1;
-        do c = ++i < end ? b[i] : undefined;
-        while (c !== undefined && c >= 0x30 && c <= 0x39);
-      }
-      if (c === 0x65 || c === 0x45) {
-        c = ++i < end ? b[i] : undefined;
-        if (c === 0x2b || c === 0x2d) c = ++i < end ? b[i] : undefined;
-        if (c === undefined || c < 0x30 || c > 0x39) return -1;
-        do c = ++i < end ? b[i] : undefined;
-        while (c !== undefined && c >= 0x30 && c <= 0x39);
-      }
-      // A digit right after a leading zero ("01") is not JSON.
-      if (c !== undefined && c >= 0x30 && c <= 0x39) return -1;
+      return p + word.length;
     }
+    // -1 stands for "no byte" past the end: it fails every test below, like any byte that ends a number.
+    if (c === 0x2d) c = ++i < end ? b[i]! : -1;
+    if (c === 0x30) c = ++i < end ? b[i]! : -1;
+    else if (c >= 0x31 && c <= 0x39) {
+      for (i++; i < end; i++) {
+        c = b[i]!;
+        if (c < 0x30 || c > 0x39) break;
+      }
+      if (i >= end) c = -1;
+    } else return -1;
+    if (c === 0x2e) {
+      c = ++i < end ? b[i]! : -1;
+      if (c < 0x30 || c > 0x39) return -1;
+      for (i++; i < end; i++) {
+        c = b[i]!;
+        if (c < 0x30 || c > 0x39) break;
+      }
+      if (i >= end) c = -1;
+    }
+    if (c === 0x65 || c === 0x45) {
+      c = ++i < end ? b[i]! : -1;
+      if (c === 0x2b || c === 0x2d) c = ++i < end ? b[i]! : -1;
+      if (c < 0x30 || c > 0x39) return -1;
+      for (i++; i < end; i++) {
+        c = b[i]!;
+        if (c < 0x30 || c > 0x39) break;
+      }
+      if (i >= end) c = -1;
+    }
+    // A digit right after a leading zero ("01") is not JSON.
+    if (c >= 0x30 && c <= 0x39) return -1;
     return i;
   }
-
-
 
   /** The end of any value at b[p] (for dropped members); -1: not JSON. */
   private skipValue(b: Buffer, p: number, end: number): number {

@@ -38,6 +38,8 @@ export class ValueTable {
   otherIdx = new Int32Array(64);
   others: Int32Array[] = [];
   arena = new Uint8Array(4096);
+  /** A DataView of the arena, for ByteOut#copy. */
+  arenaView: DataView = new DataView(this.arena.buffer);
   private arenaLen = 0;
 
   /** The slot holding b[s, e), or -1. */
@@ -82,6 +84,7 @@ export class ValueTable {
       const next = new Uint8Array(Math.max(2 * this.arena.length, this.arenaLen + n));
       next.set(this.arena.subarray(0, this.arenaLen));
       this.arena = next;
+      this.arenaView = new DataView(next.buffer);
     }
     const off = this.arenaLen;
     this.arena.set(b.subarray(s, e), off);
@@ -94,6 +97,7 @@ export class ValueTable {
     this.size = 0;
     this.others = [];
     this.arena = new Uint8Array(4096);
+    this.arenaView = new DataView(this.arena.buffer);
     this.arenaLen = 0;
   }
 
