@@ -28,6 +28,8 @@ export interface NodeBytes {
   order: ({ key: Uint8Array; view: DataView; node: PathNode } | undefined)[];
   /** Records in a row this path could not take (nested shapes); only for a section's root node. */
   misses: number;
+  /** Roster pre-pass: values of this roster field already collected. */
+  seen?: ValueTable;
 }
 
 interface RuleStateLike {

@@ -414,7 +414,6 @@ export class JsonScanner {
 
   private captureValue(): boolean {
     if (this.vCursor === this.vStart) {
-      if (this.tap && this.tapRecord()) return true;
       if (this.rewriter && this.state !== S.TopObjValue) {
         const section = this.state === S.SectionValueOrEnd ? this.section : null;
         const e = this.rewriter.at(section, this.buf, this.vStart, this.buf.length, this.vLine, this.base + this.vStart);
@@ -426,6 +425,7 @@ export class JsonScanner {
           return true;
         }
       }
+      if (this.tap && this.tapRecord()) return true;
     }
     const b = this.buf;
     const n = b.length;

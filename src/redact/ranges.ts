@@ -4,6 +4,7 @@ import { CsvSplitter, type CsvDialect } from './csv-splitter.js';
 import { DROP, type RecordRedactor } from './engine.js';
 import { NdjsonSplitter, Utf8Validator, type RedactFormat } from './formats.js';
 import { JsonScanner, parseJsonSlice, type ScanResume } from './json-scanner.js';
+import { RosterWalker } from './roster-walker.js';
 import type { OutSink } from './byte-out.js';
 import { CsvOutput, JsonOutput, recordRewriter, redactParsedRecord, redactTopValueText, writeRawRecord } from './redactor.js';
 
@@ -36,7 +37,7 @@ export interface RangeScanner {
 }
 
 /** The scanner that fills the roster from the fields of roster rules; nothing is written. */
-export function rosterScanner(engine: RecordRedactor, format: RedactFormat, start: RangeStart | null = null, options: { memberTap?: boolean } = {}): RangeScanner {
+export function rosterScanner(engine: RecordRedactor, format: RedactFormat, start: RangeStart | null = null, options: { memberTap?: boolean; walker?: boolean } = {}): RangeScanner {
   const file = engine.report.source;
   if (format === 'csv') {
     const cols = new Map(engine.rosterRules().map((r) => [r.path, r]));
@@ -80,6 +81,8 @@ export function rosterScanner(engine: RecordRedactor, format: RedactFormat, star
     resumeOf(start),
     // Flat records: the roster fields are read during the structural scan; the record is never decoded.
     options.memberTap === false ? undefined : { keys: (section) => engine.rosterTapKeys(section), value: (want, v) => engine.collectRosterValue(want, v) },
+    // Flat records first by a member walk (roster-walker.ts); what it leaves goes to the tap, then the parse.
+    options.memberTap === false || options.walker === false ? undefined : new RosterWalker(engine),
   );
   return jsonScanner(s);
 }

@@ -1,0 +1,196 @@
+import { viewOf } from './byte-out.js';
+import { hashBytes, ValueTable } from './byte-table.js';
+import type { NodeBytes } from './byte-rewriter.js';
+import type { PathNode, RecordRedactor } from './engine.js';
+import type { RecordRewriter } from './json-scanner.js';
+
+// The roster pre-pass for flat records, walking each record's members the way the byte rewriter does: a member
+// key is recognised by comparing it (four bytes at a time) with the key the previous record had at the same
+// position, values of roster fields go to the roster (each distinct value decoded once), every other value is
+// skipped. Anything it does not read on its own terms (an escaped key, an object or array under a roster key,
+// a record cut by the end of the bytes read so far, bytes that are not JSON) it leaves to the structural
+// scanner's member tap and, after that, to the full parse, which give the same roster.
+
+const CUT = -1;
+const LEAVE = -2;
+
+export class RosterWalker implements RecordRewriter {
+  lines = 0;
+  private viewed: Buffer | null = null;
+  private bView: DataView = new DataView(new ArrayBuffer(0));
+  private root: PathNode | null = null;
+  private rootSection: string | null = null;
+  private rootEpoch = -1;
+  /** Whether every roster rule is a key of the record itself (else records are walked in full elsewhere). */
+  private flat = false;
+  private keyEnd = 0;
+
+  constructor(private readonly engine: RecordRedactor) {}
+
+  at(section: string | null, b: Buffer, start: number, end: number): number {
+    const engine = this.engine;
+    if (section !== this.rootSection || this.rootEpoch !== engine.cacheEpoch || this.root === null) {
+      this.root = engine.rootFor(section, false);
+      this.rootSection = section;
+      this.rootEpoch = engine.cacheEpoch;
+      this.flat = this.root.rule === null && engine.rosterTapKeys(section) !== null;
+    }
+    if (!this.flat || b[start] !== 0x7b) return LEAVE;
+    if (b !== this.viewed) {
+      this.viewed = b;
+      this.bView = viewOf(b);
+    }
+    const root = this.root;
+    const nb = (root.bytes ??= { table: new ValueTable(), order: [], misses: 0 });
+    this.lines = 0;
+    let p = this.ws(b, start + 1, end);
+    if (p >= end) return CUT;
+    if (b[p] === 0x7d) return p + 1;
+    for (let idx = 0; ; idx++) {
+      if (b[p] !== 0x22) return CUT;
+      const node = this.memberKey(b, p, end, root, nb, idx);
+      if (node === null) return LEAVE;
+      p = this.ws(b, this.keyEnd, end);
+      if (b[p] !== 0x3a || p >= end) return CUT;
+      p = this.ws(b, p + 1, end);
+      if (p >= end) return CUT;
+      const c = b[p]!;
+      const rule = node.rule;
+      if (rule !== null && rule.roster === true) {
+        if (c === 0x7b || c === 0x5b) return LEAVE;
+        if (c === 0x22) {
+          const q = strEnd(b, p + 1, end);
+          if (q < 0) return CUT;
+          const seen = ((node.bytes ??= { table: new ValueTable(), order: [], misses: 0 }).seen ??= new ValueTable());
+          const h = hashBytes(b, p + 1, q);
+          if (seen.find(b, p + 1, q, h) < 0) {
+            let v = b.toString('utf8', p + 1, q);
+            if (v.indexOf('\\') >= 0) {
+              try {
+                v = JSON.parse(`"${v}"`) as string;
+              } catch {
+                return CUT;
+              }
+            }
+            engine.collectRosterValue(rule, v);
+            seen.insert(b, p + 1, q, h);
+          }
+          p = q + 1;
+        } else {
+          p = literalEnd(b, p, end);
+          if (p < 0) return CUT;
+        }
+      } else if (c === 0x22) {
+        const q = strEnd(b, p + 1, end);
+        if (q < 0) return CUT;
+        p = q + 1;
+      } else if (c === 0x7b || c === 0x5b) {
+        p = this.skipContainer(b, p, end);
+        if (p < 0) return CUT;
+      } else {
+        p = literalEnd(b, p, end);
+        if (p < 0) return CUT;
+      }
+      p = this.ws(b, p, end);
+      if (p >= end) return CUT;
+      const d = b[p];
+      if (d === 0x2c) p = this.ws(b, p + 1, end);
+      else if (d === 0x7d) return p + 1;
+      else return CUT;
+    }
+  }
+
+  private ws(b: Buffer, p: number, end: number): number {
+    while (p < end) {
+      const c = b[p]!;
+      if (c === 0x20) p++;
+      else if (c === 0x0a) {
+        this.lines++;
+        p++;
+      } else if (c === 0x0d || c === 0x09) p++;
+      else break;
+    }
+    return p;
+  }
+
+  /** The node of the key at b[p] ('"'): compared with the key at this position in the last record first. */
+  private memberKey(b: Buffer, p: number, end: number, n: PathNode, nb: NodeBytes, idx: number): PathNode | null {
+    const o = nb.order[idx];
+    if (o !== undefined) {
+      const k = o.key;
+      const len = k.length;
+      if (p + len + 1 < end && b[p + len + 1] === 0x22) {
+        const kv = o.view;
+        const bv = this.bView;
+        const at = p + 1;
+        let j = 0;
+        while (j + 4 <= len && kv.getUint32(j) === bv.getUint32(at + j)) j += 4;
+        if (j + 4 > len) while (j < len && k[j] === b[at + j]) j++;
+        if (j === len) {
+          this.keyEnd = p + len + 2;
+          return o.node;
+        }
+      }
+    }
+    let q = p + 1;
+    for (;;) {
+      if (q >= end) return null;
+      const c = b[q]!;
+      if (c === 0x22) break;
+      if (c === 0x5c || c < 0x20) return null;
+      q++;
+    }
+    const node = this.engine.child(n, b.toString('utf8', p + 1, q));
+    const key = new Uint8Array(b.subarray(p + 1, q));
+    nb.order[idx] = { key, view: viewOf(key), node };
+    this.keyEnd = q + 1;
+    return node;
+  }
+
+  /** The end of the object or array at b[p]; -1 when it does not end before `end`. */
+  private skipContainer(b: Buffer, p: number, end: number): number {
+    let depth = 0;
+    let i = p;
+    while (i < end) {
+      const c = b[i]!;
+      if (c === 0x22) {
+        const q = strEnd(b, i + 1, end);
+        if (q < 0) return -1;
+        i = q + 1;
+        continue;
+      }
+      if (c === 0x0a) this.lines++;
+      else if (c === 0x7b || c === 0x5b) depth++;
+      else if (c === 0x7d || c === 0x5d) {
+        depth--;
+        if (depth === 0) return i + 1;
+      }
+      i++;
+    }
+    return -1;
+  }
+}
+
+/** The closing quote of a string whose content starts at `p`; -1: not before `end`, or a raw control byte. */
+function strEnd(b: Buffer, p: number, end: number): number {
+  while (p < end) {
+    const c = b[p]!;
+    if (c === 0x22) return p;
+    if (c === 0x5c) p += 2;
+    else if (c < 0x20) return -1;
+    else p++;
+  }
+  return -1;
+}
+
+/** The end of a number, true, false or null at b[p] (only its bytes are checked: the redaction pass validates). */
+function literalEnd(b: Buffer, p: number, end: number): number {
+  let i = p;
+  while (i < end) {
+    const c = b[i]!;
+    // Bytes a number or a literal is made of.
+    if ((c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x2d || c === 0x2b || (c >= 0x61 && c <= 0x7a) || c === 0x45) i++;
+    else break;
+  }
+  return i === p || i >= end ? -1 : i;
+}
