@@ -414,17 +414,7 @@ export class JsonScanner {
 
   private captureValue(): boolean {
     if (this.vCursor === this.vStart) {
-      if (this.rewriter && this.state !== S.TopObjValue) {
-        const section = this.state === S.SectionValueOrEnd ? this.section : null;
-        const e = this.rewriter.at(section, this.buf, this.vStart, this.buf.length, this.vLine, this.base + this.vStart);
-        if (e > 0) {
-          this.vStart = -1;
-          this.pos = e;
-          this.line += this.rewriter.lines;
-          this.state = this.state === S.SectionValueOrEnd ? S.SectionCommaOrEnd : S.TopArrayCommaOrEnd;
-          return true;
-        }
-      }
+      if (this.rewriter && this.state !== S.TopObjValue && this.rewriteRun()) return true;
       if (this.tap && this.tapRecord()) return true;
     }
     const b = this.buf;
@@ -476,6 +466,66 @@ export class JsonScanner {
     this.line += lines;
     this.emit(start, p, line);
     return true;
+  }
+
+  /**
+   * Hands the records starting at vStart to the rewriter, one after another while each is followed by ',' and
+   * the next '{' in the bytes read (no trip through the state machine between two records). True when the
+   * scan goes on after the last record taken; false when the record at vStart (possibly a later one than at
+   * the call) is to be captured as usual.
+   */
+  private rewriteRun(): boolean {
+    const rw = this.rewriter!;
+    const b = this.buf;
+    const n = b.length;
+    const inSection = this.state === S.SectionValueOrEnd;
+    const section = inSection ? this.section : null;
+    for (;;) {
+      const start = this.vStart;
+      const e = rw.at(section, b, start, n, this.line, this.base + start);
+      if (e <= 0) return false;
+      this.line += rw.lines;
+      // The common case: ",\n  {" right after the record.
+      let p = e;
+      let lines = 0;
+      for (;;) {
+        const c = b[p];
+        if (c === 0x20 || c === 0x09 || c === 0x0d) p++;
+        else if (c === 0x0a) {
+          lines++;
+          p++;
+        } else break;
+      }
+      let next = -1;
+      if (p < n && b[p] === 0x2c) {
+        p++;
+        for (;;) {
+          const c = b[p];
+          if (c === 0x20 || c === 0x09 || c === 0x0d) p++;
+          else if (c === 0x0a) {
+            lines++;
+            p++;
+          } else break;
+        }
+        if (p < n && b[p] === 0x7b) next = p;
+      }
+      if (next < 0) {
+        // Anything else (the array's end, the end of the bytes read): the state machine reads on from here.
+        this.vStart = -1;
+        this.pos = e;
+        this.state = inSection ? S.SectionCommaOrEnd : S.TopArrayCommaOrEnd;
+        return true;
+      }
+      // As if the ',' had been read and the next record begun.
+      this.line += lines;
+      this.vStart = next;
+      this.vCursor = next;
+      this.vLine = this.line;
+      this.vDepth = 0;
+      this.vInStr = false;
+      this.vLines = 0;
+      this.afterComma = false;
+    }
   }
 
   private suspend(p: number, depth: number, lines: number, inStr: boolean): boolean {

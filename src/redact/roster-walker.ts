@@ -61,19 +61,22 @@ export class RosterWalker implements RecordRewriter {
         if (c === 0x22) {
           const q = strEnd(b, p + 1, end);
           if (q < 0) return CUT;
-          const seen = ((node.bytes ??= { table: new ValueTable(), order: [], misses: 0 }).seen ??= new ValueTable());
-          const h = hashBytes(b, p + 1, q);
-          if (seen.find(b, p + 1, q, h) < 0) {
-            let v = b.toString('utf8', p + 1, q);
-            if (v.indexOf('\\') >= 0) {
-              try {
-                v = JSON.parse(`"${v}"`) as string;
-              } catch {
-                return CUT;
+          // An empty value or one with a raw '@' (an email) never enters the roster (see collectUnder).
+          if (q > p + 1 && rawAt(b, p + 1, q) < 0) {
+            const seen = ((node.bytes ??= { table: new ValueTable(), order: [], misses: 0 }).seen ??= new ValueTable());
+            const h = hashBytes(b, p + 1, q);
+            if (seen.find(b, p + 1, q, h) < 0) {
+              let v = b.toString('utf8', p + 1, q);
+              if (v.indexOf('\\') >= 0) {
+                try {
+                  v = JSON.parse(`"${v}"`) as string;
+                } catch {
+                  return CUT;
+                }
               }
+              engine.collectRosterValue(rule, v);
+              seen.insert(b, p + 1, q, h);
             }
-            engine.collectRosterValue(rule, v);
-            seen.insert(b, p + 1, q, h);
           }
           p = q + 1;
         } else {
@@ -179,6 +182,16 @@ function strEnd(b: Buffer, p: number, end: number): number {
     if (c === 0x5c) p += 2;
     else if (c < 0x20) return -1;
     else p++;
+  }
+  return -1;
+}
+
+/** The index of the first raw '@' in b[s, e) before any backslash; -1 when there is none (or an escape first). */
+function rawAt(b: Buffer, s: number, e: number): number {
+  for (let i = s; i < e; i++) {
+    const c = b[i]!;
+    if (c === 0x40) return i;
+    if (c === 0x5c) return -1;
   }
   return -1;
 }
