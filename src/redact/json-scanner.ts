@@ -150,7 +150,7 @@ export class JsonScanner {
       this.buf = chunk;
     } else {
       this.base += keepFrom;
-      this.buf = Buffer.concat([this.buf.subarray(keepFrom), chunk]);
+      this.buf = this.join(this.buf.subarray(keepFrom), chunk);
     }
     this.pos = Math.max(0, this.pos - keepFrom);
     if (this.vStart >= 0) {
@@ -159,6 +159,25 @@ export class JsonScanner {
       this.pos = this.buf.length;
     }
     this.run();
+  }
+
+  // The bytes held back (a record cut by the chunk's end) and the next chunk are joined in one of two reused
+  // buffers, in turn (the held bytes may sit in the other one), instead of a new buffer the size of a chunk
+  // for every chunk: that was ~1 MiB of garbage per MiB read.
+  private joins: Buffer[] = [Buffer.alloc(0), Buffer.alloc(0)];
+  private joinTurn = 0;
+  private join(kept: Buffer, chunk: Buffer): Buffer {
+    const n = kept.length + chunk.length;
+    this.joinTurn ^= 1;
+    let target = this.joins[this.joinTurn]!;
+    if (target.length < n) {
+      // Grows to the largest join seen (a chunk plus a record): bounded by the chunk size and the record limit.
+      target = Buffer.allocUnsafeSlow(Math.max(n, 2 * target.length));
+      this.joins[this.joinTurn] = target;
+    }
+    target.set(kept, 0);
+    target.set(chunk, kept.length);
+    return target.subarray(0, n);
   }
 
   end(): void {

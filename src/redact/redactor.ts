@@ -348,7 +348,8 @@ function jsonTransform(engine: RecordRedactor, format: 'json' | 'ndjson', isDeci
       if (batch && batch.section !== section) dispatch();
       batch ??= { section, slices: [], index: [], size: 0 };
       batch.index.push(batch.size, batch.size + slice.length, where.line, where.offset);
-      batch.slices.push(slice);
+      // A copy: the scanner reuses its buffers, and a batch can outlive the chunk the record came in.
+      batch.slices.push(Buffer.from(slice));
       batch.size += slice.length;
       if (batch.size >= 512 * 1024) dispatch();
       return;
