@@ -66,8 +66,11 @@ export class ByteRewriter {
   private rootSection: string | null = null;
   private rootEpoch = -1;
   /** The input buffer last seen and a DataView of it (one per chunk read, for ByteOut#copy). */
-  private viewed: Buffer | null = null;
+  // A DataView of the whole memory the input buffer lives in (so a new buffer over the same memory, such as
+  // each line of an NDJSON chunk, needs no new view) and the input's offset in it.
+  private viewed: ArrayBufferLike | null = null;
   private bView: DataView = new DataView(new ArrayBuffer(0));
+  private bOff = 0;
   /** Where the record being read is written. */
   private out: ByteOut = new ByteOut(16);
   // Counts added while reading the current record, taken back if it is not taken after all (a record cut by
@@ -103,10 +106,11 @@ export class ByteRewriter {
     // only every 256th record is.
     if (nb.misses > 32 && (++nb.misses & 255) !== 0) return UNHANDLED_V;
     if (b[start] !== 0x7b) return UNHANDLED_V;
-    if (b !== this.viewed) {
-      this.viewed = b;
-      this.bView = viewOf(b);
+    if (b.buffer !== this.viewed) {
+      this.viewed = b.buffer;
+      this.bView = new DataView(b.buffer);
     }
+    this.bOff = b.byteOffset;
     this.out = out;
     this.undoLen = 0;
     this.undoOtherLen = 0;
@@ -189,7 +193,7 @@ export class ByteRewriter {
     p = this.ws(b, p, end);
     if (p >= end) return -1;
     if (b[p] === 0x7d) {
-      out.copy(this.bView, open, p + 1);
+      out.copy(this.bView, this.bOff + open, this.bOff + p + 1);
       return p + 1;
     }
     const nb = (n.bytes ??= { table: new ValueTable(), order: [], misses: 0 });
@@ -216,20 +220,20 @@ export class ByteRewriter {
         if (!first) {
           if (commaPos === segE) segE++;
           else {
-            out.copy(this.bView, segS, segE);
+            out.copy(this.bView, this.bOff + segS, this.bOff + segE);
             out.bytes(COMMA, 0, 1);
             segS = segE = elStart;
           }
         }
         if (elStart === segE) segE = vs;
         else {
-          out.copy(this.bView, segS, segE);
+          out.copy(this.bView, this.bOff + segS, this.bOff + segE);
           segS = elStart;
           segE = vs;
         }
         if (r === SAME_V) segE = after;
         else {
-          out.copy(this.bView, segS, segE);
+          out.copy(this.bView, this.bOff + segS, this.bOff + segE);
           out.copy(this.repView, this.repS, this.repE);
           segS = segE = after;
         }
@@ -245,10 +249,10 @@ export class ByteRewriter {
         p = this.ws(b, p, end);
       } else if (c === 0x7d && p < end) {
         p++;
-        if (after === segE) out.copy(this.bView, segS, p);
+        if (after === segE) out.copy(this.bView, this.bOff + segS, this.bOff + p);
         else {
-          out.copy(this.bView, segS, segE);
-          out.copy(this.bView, after, p);
+          out.copy(this.bView, this.bOff + segS, this.bOff + segE);
+          out.copy(this.bView, this.bOff + after, this.bOff + p);
         }
         return p;
       } else return -1;
@@ -269,7 +273,7 @@ export class ByteRewriter {
         const bv = this.bView;
         const at = p + 1;
         let j = 0;
-        while (j + 4 <= len && kv.getUint32(j) === bv.getUint32(at + j)) j += 4;
+        while (j + 4 <= len && kv.getUint32(j) === bv.getUint32(this.bOff + at + j)) j += 4;
         if (j + 4 > len) while (j < len && k[j] === b[at + j]) j++;
         if (j === len) {
           this.keyEnd = p + len + 2;

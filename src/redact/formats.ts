@@ -79,9 +79,26 @@ export class NdjsonSplitter {
   }
 
   push(chunk: Buffer): void {
-    const buf = this.rest.length ? Buffer.concat([this.rest, chunk]) : chunk;
-    let start = 0;
+    let buf = chunk;
     let nl = buf.indexOf(0x0a);
+    if (this.rest.length) {
+      // Only the line cut by the last chunk's end is joined (not the whole chunk): one record's bytes.
+      if (nl < 0) {
+        this.rest = Buffer.concat([this.rest, chunk]);
+        this.checkRest();
+        return;
+      }
+      const first = Buffer.concat([this.rest, chunk.subarray(0, nl)]);
+      this.emit(first, 0, first.length);
+      this.base += this.rest.length;
+      this.rest = Buffer.alloc(0);
+      buf = chunk;
+    } else if (nl >= 0) {
+      this.emit(buf, 0, nl);
+    }
+    let start = nl + 1;
+    if (nl < 0) start = 0;
+    else nl = buf.indexOf(0x0a, start);
     while (nl >= 0) {
       this.emit(buf, start, nl);
       start = nl + 1;
@@ -89,6 +106,10 @@ export class NdjsonSplitter {
     }
     this.base += start;
     this.rest = start < buf.length ? Buffer.from(buf.subarray(start)) : Buffer.alloc(0);
+    this.checkRest();
+  }
+
+  private checkRest(): void {
     if (this.rest.length > 64 * 1024 * 1024) throw new InputError(this.file, 'a line is longer than 64 MiB', { line: this.line, offset: this.base });
   }
 

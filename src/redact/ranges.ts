@@ -72,7 +72,13 @@ export function rosterScanner(engine: RecordRedactor, format: RedactFormat, star
     collect(section, parseJsonSlice(slice, file, where.line, where.offset));
   };
   if (format === 'ndjson') {
-    const s = new NdjsonSplitter(file, (v) => collect(null, v), (slice, where) => raw(null, slice, where), start?.base ?? 0);
+    // Each line is a whole record: the roster walker first, when it reads the line to its end.
+    const walker = options.walker === false ? null : new RosterWalker(engine);
+    const line = (slice: Buffer, where: { line: number; offset: number }): void => {
+      if (walker && walker.at(null, slice, 0, slice.length) === slice.length) return;
+      raw(null, slice, where);
+    };
+    const s = new NdjsonSplitter(file, (v) => collect(null, v), line, start?.base ?? 0);
     return ndjsonScanner(s);
   }
   const s = new JsonScanner(

@@ -16,8 +16,11 @@ const LEAVE = -2;
 
 export class RosterWalker implements RecordRewriter {
   lines = 0;
-  private viewed: Buffer | null = null;
+  // A DataView of the whole memory the input buffer lives in (so a new buffer over the same memory, such as
+  // each line of an NDJSON chunk, needs no new view) and the input's offset in it.
+  private viewed: ArrayBufferLike | null = null;
   private bView: DataView = new DataView(new ArrayBuffer(0));
+  private bOff = 0;
   private root: PathNode | null = null;
   private rootSection: string | null = null;
   private rootEpoch = -1;
@@ -36,10 +39,11 @@ export class RosterWalker implements RecordRewriter {
       this.flat = this.root.rule === null && engine.rosterTapKeys(section) !== null;
     }
     if (!this.flat || b[start] !== 0x7b) return LEAVE;
-    if (b !== this.viewed) {
-      this.viewed = b;
-      this.bView = viewOf(b);
+    if (b.buffer !== this.viewed) {
+      this.viewed = b.buffer;
+      this.bView = new DataView(b.buffer);
     }
+    this.bOff = b.byteOffset;
     const root = this.root;
     const nb = (root.bytes ??= { table: new ValueTable(), order: [], misses: 0 });
     this.lines = 0;
@@ -127,7 +131,7 @@ export class RosterWalker implements RecordRewriter {
         const bv = this.bView;
         const at = p + 1;
         let j = 0;
-        while (j + 4 <= len && kv.getUint32(j) === bv.getUint32(at + j)) j += 4;
+        while (j + 4 <= len && kv.getUint32(j) === bv.getUint32(this.bOff + at + j)) j += 4;
         if (j + 4 > len) while (j < len && k[j] === b[at + j]) j++;
         if (j === len) {
           this.keyEnd = p + len + 2;
