@@ -166,7 +166,7 @@ describe('byte path for flat records', () => {
 
 // Whole documents through the stream, cut into chunks at random: records cut by a chunk's end are read again
 // whole, and their partial counts are taken back.
-async function streamRun(doc: string, chunks: number[], policy: Policy, textOnly: boolean) {
+async function streamRun(doc: string, chunks: number[], policy: Policy, textOnly: boolean, format: 'json' | 'ndjson' = 'json') {
   if (textOnly) process.env.CLARIGUARD_REDACT_TEXT = '1';
   try {
     const parts: Buffer[] = [];
@@ -185,7 +185,7 @@ async function streamRun(doc: string, chunks: number[], policy: Policy, textOnly
         cb();
       },
     });
-    const report = await redactStream(Readable.from(pieces), out, { key: KEY, policy, format: 'json', sourceName: 'doc.json' });
+    const report = await redactStream(Readable.from(pieces), out, { key: KEY, policy, format, sourceName: 'doc.json' });
     return { text: Buffer.concat(parts).toString('utf8'), report: { rows: report.rows, rules: report.rules, detectors: report.detectors, unknownFields: report.unknownFields } };
   } catch (err) {
     if (!(err instanceof InputError)) throw err;
@@ -216,6 +216,25 @@ describe('byte path inside the structural scan', () => {
         },
       ),
       { numRuns: 120 },
+    );
+  });
+
+  it('streams NDJSON to the same bytes, counts and errors whatever the chunking, byte path or not (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(recordArb, { minLength: 1, maxLength: 20 }),
+        fc.array(fc.integer({ min: 1, max: 300 }), { maxLength: 40 }),
+        fc.constantFrom('\n', '\r\n', '\n\n  '),
+        async (recs, chunks, nl) => {
+          // NDJSON: one record per line, so no newline inside a record.
+          const doc = recs.map((r) => recordText(r.members.map((m) => ({ ...m, ws: m.ws.map((w) => w.replace(/[\r\n]/g, ' ')) })), ' ', r.broken)).join(nl) + nl;
+          const policy = policyOf('keep');
+          const whole = await streamRun(doc, [], policy, false, 'ndjson');
+          expect(await streamRun(doc, chunks, policy, false, 'ndjson')).toEqual(whole);
+          expect(await streamRun(doc, chunks, policy, true, 'ndjson')).toEqual(whole);
+        },
+      ),
+      { numRuns: 100 },
     );
   });
 });
