@@ -3,9 +3,13 @@ import { basename } from 'node:path';
 import { progressEnabled, say, warn, writeJson, writeOut } from '../io.js';
 import { writeFileAtomicSync } from '../../util/atomic.js';
 import { UsageError } from '../../errors.js';
-import { DEFAULT_KEY_REF, listPresets, loadPseudonymKey, redactFile, verifyRedaction, type RedactionReport } from '../../redact/index.js';
+// Narrow imports: a redaction with a preset loads neither zod (policy files), the warehouse sinks nor the
+// verifier; each loads when its option is used.
+import type { RedactionReport } from '../../redact/engine.js';
+import { DEFAULT_KEY_REF, loadPseudonymKey, redactFile } from '../../redact/file.js';
+import { listPresets } from '../../redact/presets.js';
 import { requireFormat } from '../../redact/formats.js';
-import { isWarehouseTarget, redactIntoWarehouse } from '../../warehouse/index.js';
+import { isWarehouseTarget } from '../../warehouse/db.js';
 
 interface RedactOpts {
   in?: string;
@@ -60,6 +64,7 @@ export function registerRedactCommands({ program, setExitCode }: CliContext): vo
       if (opts.threads !== undefined && !/^\d{1,2}$/.test(opts.threads)) throw new UsageError('--threads must be a number from 0 to 99');
       const { key } = await loadPseudonymKey(opts.key);
       if (opts.out && isWarehouseTarget(opts.out)) {
+        const { redactIntoWarehouse } = await import('../../warehouse/index.js');
         const { report, load } = await redactIntoWarehouse({ in: opts.in, format, preset: opts.preset, policyFile: opts.policy, key, singlePass: opts.singlePass, target: opts.out, jobId: opts.jobId, warn });
         if (opts.report) writeFileAtomicSync(opts.report, `${JSON.stringify(report, null, 2)}\n`, 0o644);
         if (opts.json) process.stderr.write(`${JSON.stringify({ ...report, warehouse: load })}\n`);
@@ -85,6 +90,7 @@ export function registerRedactCommands({ program, setExitCode }: CliContext): vo
     .option('--roster <csv>', 'CSV of the people to look for (name/email columns), also used to reverse bare hashes')
     .option('--json', 'print the result as JSON')
     .action(async (file: string, opts: { roster?: string; json?: boolean }) => {
+      const { verifyRedaction } = await import('../../redact/verify.js');
       const r = await verifyRedaction(file, { roster: opts.roster });
       if (opts.json) writeJson(r);
       else if (r.clean) say(`${file}: no emails, phone numbers${opts.roster ? ', roster names or reversible hashes' : ''} found`);
