@@ -25,7 +25,7 @@ export const enum ByteResult {
 export interface NodeBytes {
   table: ValueTable;
   /** The key bytes the last record had at each member position, and their nodes. */
-  order: ({ key: Uint8Array; view: DataView; node: PathNode } | undefined)[];
+  order: (MemberKey | undefined)[];
   /** Records in a row this path could not take (nested shapes); only for a section's root node. */
   misses: number;
   /** Roster pre-pass: values of this roster field already collected. */
@@ -46,6 +46,83 @@ const DROP_V = 2;
 const SYNTAX_V = -1;
 const UNHANDLED_V = -2;
 
+/**
+ * The key remembered at member position `idx` when the key at b[p] ('"') has the same bytes (compared four at a
+ * time through `bv`, the view of b's memory at offset bOff); else undefined. Records repeat their layout.
+ */
+export function sameKeyAsBefore(nb: NodeBytes, idx: number, b: Buffer, bv: DataView, bOff: number, p: number, end: number): MemberKey | undefined {
+  const o = nb.order[idx];
+  if (o === undefined) return undefined;
+  const k = o.key;
+  const len = k.length;
+  if (p + len + 1 >= end || b[p + len + 1] !== 0x22) return undefined;
+  const kv = o.view;
+  const at = p + 1;
+  let j = 0;
+  while (j + 4 <= len && kv.getUint32(j) === bv.getUint32(bOff + at + j)) j += 4;
+  if (j + 4 > len) while (j < len && k[j] === b[at + j]) j++;
+  return j === len ? o : undefined;
+}
+
+/** The node of the (unescaped) key b[s, e) under `n`, remembered for member position `idx`. */
+export function learnKey(engine: RecordRedactor, n: PathNode, nb: NodeBytes, idx: number, b: Buffer, s: number, e: number): PathNode {
+  const node = engine.child(n, b.toString('utf8', s, e));
+  // A copy: the read buffer is reused for the next chunk.
+  const key = new Uint8Array(b.subarray(s, e));
+  nb.order[idx] = { key, view: viewOf(key), node };
+  return node;
+}
+
+interface MemberKey {
+  key: Uint8Array;
+  view: DataView;
+  node: PathNode;
+}
+
+/** What the byte path and the roster walker share: a view of the input's memory, and whitespace. */
+export class ByteWalker {
+  /** Newlines inside the last record read. */
+  lines = 0;
+  // A DataView of the whole memory the input buffer lives in (so a new buffer over the same memory, such as
+  // each line of an NDJSON chunk, needs no new view) and the input's offset in it.
+  private viewed: ArrayBufferLike | null = null;
+  protected bView: DataView = new DataView(new ArrayBuffer(0));
+  protected bOff = 0;
+
+  protected see(b: Buffer): void {
+    if (b.buffer !== this.viewed) {
+      this.viewed = b.buffer;
+      this.bView = new DataView(b.buffer);
+    }
+    this.bOff = b.byteOffset;
+  }
+
+  /** After memberKey: the index after the key's closing quote. */
+  protected keyEnd = 0;
+
+  /** The node of the key at b[p] when it is the key the last record had at this position (sets keyEnd). */
+  protected knownKey(nb: NodeBytes, idx: number, b: Buffer, p: number, end: number): PathNode | null {
+    const o = sameKeyAsBefore(nb, idx, b, this.bView, this.bOff, p, end);
+    if (o === undefined) return null;
+    this.keyEnd = p + o.key.length + 2;
+    return o.node;
+  }
+
+  /** The first byte at or after p (before end) that is not whitespace; newlines are counted in `lines`. */
+  protected ws(b: Buffer, p: number, end: number): number {
+    while (p < end) {
+      const c = b[p]!;
+      if (c === 0x20) p++;
+      else if (c === 0x0a) {
+        this.lines++;
+        p++;
+      } else if (c === 0x0d || c === 0x09) p++;
+      else break;
+    }
+    return p;
+  }
+}
+
 function isWs(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 }
@@ -61,16 +138,11 @@ function dependsOnRoster(rule: Rule | null): boolean {
   return rule.action === 'pseudonymize' && rule.as === 'auto';
 }
 
-export class ByteRewriter {
+export class ByteRewriter extends ByteWalker {
   private root: PathNode | null = null;
   private rootSection: string | null = null;
   private rootEpoch = -1;
   /** The input buffer last seen and a DataView of it (one per chunk read, for ByteOut#copy). */
-  // A DataView of the whole memory the input buffer lives in (so a new buffer over the same memory, such as
-  // each line of an NDJSON chunk, needs no new view) and the input's offset in it.
-  private viewed: ArrayBufferLike | null = null;
-  private bView: DataView = new DataView(new ArrayBuffer(0));
-  private bOff = 0;
   /** Where the record being read is written. */
   private out: ByteOut = new ByteOut(16);
   // Counts added while reading the current record, taken back if it is not taken after all (a record cut by
@@ -85,7 +157,9 @@ export class ByteRewriter {
   /** A member key held an escape: the text path reads it. */
   private keyEscaped = false;
 
-  constructor(private readonly engine: RecordRedactor) {}
+  constructor(private readonly engine: RecordRedactor) {
+    super();
+  }
 
   /**
    * Redacts the record (an object) starting at b[start] into `out` when it ends before `end`. Returns the index
@@ -106,11 +180,7 @@ export class ByteRewriter {
     // only every 256th record is.
     if (nb.misses > 32 && (++nb.misses & 255) !== 0) return UNHANDLED_V;
     if (b[start] !== 0x7b) return UNHANDLED_V;
-    if (b.buffer !== this.viewed) {
-      this.viewed = b.buffer;
-      this.bView = new DataView(b.buffer);
-    }
-    this.bOff = b.byteOffset;
+    this.see(b);
     this.out = out;
     this.undoLen = 0;
     this.undoOtherLen = 0;
@@ -161,25 +231,11 @@ export class ByteRewriter {
     this.undoOtherLen = 0;
   }
 
-  /** Newlines inside the last record read. */
-  lines = 0;
   private nonAscii = false;
   private recordStart = 0;
   private line = 0;
   private offset = 0;
 
-  private ws(b: Buffer, p: number, end: number): number {
-    while (p < end) {
-      const c = b[p]!;
-      if (c === 0x20) p++;
-      else if (c === 0x0a) {
-        this.lines++;
-        p++;
-      } else if (c === 0x0d || c === 0x09) p++;
-      else break;
-    }
-    return p;
-  }
 
   /**
    * The object at b[open] ('{'), written to `out` as the text path writes it: unchanged runs of the source,
@@ -259,28 +315,10 @@ export class ByteRewriter {
     }
   }
 
-  private keyEnd = 0;
-
   /** The node of the key at b[p] ('"'); null when the key is escaped (keyEscaped) or not JSON. */
   private memberKey(b: Buffer, p: number, end: number, n: PathNode, nb: NodeBytes, idx: number): PathNode | null {
-    const o = nb.order[idx];
-    if (o !== undefined) {
-      const k = o.key;
-      const len = k.length;
-      if (p + len + 1 < end && b[p + len + 1] === 0x22) {
-        // Four bytes at a time, then the tail.
-        const kv = o.view;
-        const bv = this.bView;
-        const at = p + 1;
-        let j = 0;
-        while (j + 4 <= len && kv.getUint32(j) === bv.getUint32(this.bOff + at + j)) j += 4;
-        if (j + 4 > len) while (j < len && k[j] === b[at + j]) j++;
-        if (j === len) {
-          this.keyEnd = p + len + 2;
-          return o.node;
-        }
-      }
-    }
+    const known = this.knownKey(nb, idx, b, p, end);
+    if (known !== null) return known;
     let q = p + 1;
     for (;;) {
       if (q >= end) return (this.keyEscaped = false), null;
@@ -293,10 +331,7 @@ export class ByteRewriter {
     }
     // The key names a field only if it is UTF-8 (else the record is not JSON and this path gives up).
     if (this.nonAscii && !isUtf8(b.subarray(this.recordStart, q))) return (this.keyEscaped = false), null;
-    const node = this.engine.child(n, b.toString('utf8', p + 1, q));
-    // A copy: the read buffer is reused for the next chunk.
-    const key = new Uint8Array(b.subarray(p + 1, q));
-    nb.order[idx] = { key, view: viewOf(key), node };
+    const node = learnKey(this.engine, n, nb, idx, b, p + 1, q);
     this.keyEnd = q + 1;
     return node;
   }

@@ -505,29 +505,14 @@ export class JsonScanner {
       if (e <= 0) return false;
       this.line += rw.lines;
       // The common case: ",\n  {" right after the record.
-      let p = e;
-      let lines = 0;
-      for (;;) {
-        const c = b[p];
-        if (c === 0x20 || c === 0x09 || c === 0x0d) p++;
-        else if (c === 0x0a) {
-          lines++;
-          p++;
-        } else break;
-      }
+      this.wsLines = 0;
+      let p = this.wsAt(b, e);
       let next = -1;
       if (p < n && b[p] === 0x2c) {
-        p++;
-        for (;;) {
-          const c = b[p];
-          if (c === 0x20 || c === 0x09 || c === 0x0d) p++;
-          else if (c === 0x0a) {
-            lines++;
-            p++;
-          } else break;
-        }
+        p = this.wsAt(b, p + 1);
         if (p < n && b[p] === 0x7b) next = p;
       }
+      const lines = this.wsLines;
       if (next < 0) {
         // Anything else (the array's end, the end of the bytes read): the state machine reads on from here.
         this.vStart = -1;
@@ -544,6 +529,19 @@ export class JsonScanner {
       this.vInStr = false;
       this.vLines = 0;
       this.afterComma = false;
+    }
+  }
+
+  private wsLines = 0;
+  /** The first byte at or after p that is not whitespace; newlines passed are added to wsLines. */
+  private wsAt(b: Buffer, p: number): number {
+    for (;;) {
+      const c = b[p];
+      if (c === 0x20 || c === 0x09 || c === 0x0d) p++;
+      else if (c === 0x0a) {
+        this.wsLines++;
+        p++;
+      } else return p;
     }
   }
 

@@ -1,6 +1,5 @@
-import { viewOf } from './byte-out.js';
 import { hashBytes, ValueTable } from './byte-table.js';
-import type { NodeBytes } from './byte-rewriter.js';
+import { ByteWalker, learnKey, type NodeBytes } from './byte-rewriter.js';
 import type { PathNode, RecordRedactor } from './engine.js';
 import type { RecordRewriter } from './json-scanner.js';
 
@@ -14,21 +13,15 @@ import type { RecordRewriter } from './json-scanner.js';
 const CUT = -1;
 const LEAVE = -2;
 
-export class RosterWalker implements RecordRewriter {
-  lines = 0;
-  // A DataView of the whole memory the input buffer lives in (so a new buffer over the same memory, such as
-  // each line of an NDJSON chunk, needs no new view) and the input's offset in it.
-  private viewed: ArrayBufferLike | null = null;
-  private bView: DataView = new DataView(new ArrayBuffer(0));
-  private bOff = 0;
+export class RosterWalker extends ByteWalker implements RecordRewriter {
   private root: PathNode | null = null;
   private rootSection: string | null = null;
   private rootEpoch = -1;
   /** Whether every roster rule is a key of the record itself (else records are walked in full elsewhere). */
   private flat = false;
-  private keyEnd = 0;
-
-  constructor(private readonly engine: RecordRedactor) {}
+  constructor(private readonly engine: RecordRedactor) {
+    super();
+  }
 
   at(section: string | null, b: Buffer, start: number, end: number): number {
     const engine = this.engine;
@@ -39,11 +32,7 @@ export class RosterWalker implements RecordRewriter {
       this.flat = this.root.rule === null && engine.rosterTapKeys(section) !== null;
     }
     if (!this.flat || b[start] !== 0x7b) return LEAVE;
-    if (b.buffer !== this.viewed) {
-      this.viewed = b.buffer;
-      this.bView = new DataView(b.buffer);
-    }
-    this.bOff = b.byteOffset;
+    this.see(b);
     const root = this.root;
     const nb = (root.bytes ??= { table: new ValueTable(), order: [], misses: 0 });
     this.lines = 0;
@@ -107,38 +96,11 @@ export class RosterWalker implements RecordRewriter {
     }
   }
 
-  private ws(b: Buffer, p: number, end: number): number {
-    while (p < end) {
-      const c = b[p]!;
-      if (c === 0x20) p++;
-      else if (c === 0x0a) {
-        this.lines++;
-        p++;
-      } else if (c === 0x0d || c === 0x09) p++;
-      else break;
-    }
-    return p;
-  }
 
   /** The node of the key at b[p] ('"'): compared with the key at this position in the last record first. */
   private memberKey(b: Buffer, p: number, end: number, n: PathNode, nb: NodeBytes, idx: number): PathNode | null {
-    const o = nb.order[idx];
-    if (o !== undefined) {
-      const k = o.key;
-      const len = k.length;
-      if (p + len + 1 < end && b[p + len + 1] === 0x22) {
-        const kv = o.view;
-        const bv = this.bView;
-        const at = p + 1;
-        let j = 0;
-        while (j + 4 <= len && kv.getUint32(j) === bv.getUint32(this.bOff + at + j)) j += 4;
-        if (j + 4 > len) while (j < len && k[j] === b[at + j]) j++;
-        if (j === len) {
-          this.keyEnd = p + len + 2;
-          return o.node;
-        }
-      }
-    }
+    const known = this.knownKey(nb, idx, b, p, end);
+    if (known !== null) return known;
     let q = p + 1;
     for (;;) {
       if (q >= end) return null;
@@ -147,9 +109,7 @@ export class RosterWalker implements RecordRewriter {
       if (c === 0x5c || c < 0x20) return null;
       q++;
     }
-    const node = this.engine.child(n, b.toString('utf8', p + 1, q));
-    const key = new Uint8Array(b.subarray(p + 1, q));
-    nb.order[idx] = { key, view: viewOf(key), node };
+    const node = learnKey(this.engine, n, nb, idx, b, p + 1, q);
     this.keyEnd = q + 1;
     return node;
   }
