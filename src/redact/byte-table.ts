@@ -4,9 +4,9 @@
 export const FNV_OFFSET = 0x811c9dc5 | 0;
 export const FNV_PRIME = 0x01000193;
 /** Entries per table before it starts over (bounds memory on high-cardinality fields). */
-const TABLE_LIMIT = 1 << 16;
+const TABLE_LIMIT = 1 << 15;
 /** Arena bytes per table before it starts over. */
-const ARENA_LIMIT = 16 << 20;
+const ARENA_LIMIT = 4 << 20;
 
 /** FNV-1a of b[s, e). */
 export function hashBytes(b: Uint8Array, s: number, e: number): number {
@@ -42,8 +42,17 @@ export class ValueTable {
   arenaView: DataView = new DataView(this.arena.buffer);
   private arenaLen = 0;
 
+  /**
+   * The table gave up: it filled up while fewer values were found again than were new (a field whose values
+   * rarely repeat, such as ids or free text), so it remembers nothing more and holds no memory.
+   */
+  off = false;
+  private hits = 0;
+  private inserts = 0;
+
   /** The slot holding b[s, e), or -1. */
   find(b: Uint8Array, s: number, e: number, h: number): number {
+    if (this.off) return -1;
     const n = e - s;
     const hashes = this.hashes;
     const lens = this.keyLen;
@@ -59,14 +68,27 @@ export class ValueTable {
           k++;
           j++;
         }
-        if (j === e) return i;
+        if (j === e) {
+          this.hits++;
+          return i;
+        }
       }
     }
   }
 
-  /** A new slot for b[s, e) (not present), its outcome to be set by `decide`. */
+  /** A new slot for b[s, e) (not present), its outcome to be set by the caller; -1 when the table is off. */
   insert(b: Uint8Array, s: number, e: number, h: number): number {
-    if (this.size >= TABLE_LIMIT || this.arenaLen >= ARENA_LIMIT) this.reset(this.mask + 1);
+    if (this.off) return -1;
+    if (this.size >= TABLE_LIMIT || this.arenaLen >= ARENA_LIMIT) {
+      if (this.hits < this.inserts) {
+        this.off = true;
+        this.reset(64);
+        return -1;
+      }
+      this.reset(this.mask + 1);
+      this.hits = this.inserts = 0;
+    }
+    this.inserts++;
     if (2 * (this.size + 1) > this.mask + 1) this.rehash(2 * (this.mask + 1));
     let i = h & this.mask;
     while (this.keyLen[i] !== 0) i = (i + 1) & this.mask;
