@@ -114,7 +114,11 @@ export class ValueTable {
     return off;
   }
 
+  /** Bumped whenever the table starts over (slots no longer mean what they meant). */
+  generation = 0;
+
   private reset(cap: number): void {
+    this.generation++;
     this.alloc(cap);
     this.size = 0;
     this.others = [];

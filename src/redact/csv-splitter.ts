@@ -1,4 +1,5 @@
 import { InputError } from '../errors.js';
+import { hashBytes, ValueTable } from './byte-table.js';
 
 // A byte-level RFC 4180 record splitter, used instead of csv-parse on the redaction hot path: csv-parse
 // manages ~10 MB per CPU-second, and redaction parses the file twice (roster pre-pass + real pass). This one
@@ -157,8 +158,32 @@ export class CsvSplitter {
 
   private decode(b: Buffer, s: number, e: number, idx: number): string {
     if (this.want !== null && this.want[idx] !== true) return '';
-    return s === e ? '' : utf8(b, s, e);
+    if (s === e) return '';
+    // A column's values repeat row after row (people, roles, periods): the string decoded for the same bytes
+    // before is handed out again, found by a hash of the bytes (the input is valid UTF-8, checked before
+    // splitting, so the same bytes always decode to the same string). That also lets the engine's caches
+    // find it by a hash already computed.
+    const col = (this.columns[idx] ??= { table: new ValueTable(), strings: [], generation: 0 });
+    const t = col.table;
+    const h = hashBytes(b, s, e);
+    const i = t.find(b, s, e, h);
+    if (i >= 0 && col.generation === t.generation) return col.strings[t.outOff[i]!]!;
+    const v = utf8(b, s, e);
+    if (i >= 0) return v;
+    const slot = t.insert(b, s, e, h);
+    if (slot >= 0) {
+      if (col.generation !== t.generation) {
+        col.strings = [];
+        col.generation = t.generation;
+      }
+      t.outOff[slot] = col.strings.length;
+      col.strings.push(v);
+    }
+    return v;
   }
+
+  /** Per column: decoded values by their bytes (see decode). */
+  private readonly columns: { table: ValueTable; strings: string[]; generation: number }[] = [];
 
   /** Reads one record from p; returns the position after its delimiter, or NEED_MORE. */
   private record(b: Buffer, start: number, final: boolean): number {
