@@ -5,7 +5,7 @@ import { DROP, RecordRedactor, type PathNode, type RedactionReport } from './eng
 import { CsvSplitter, type CsvRowLocation } from './csv-splitter.js';
 import { csvField, NdjsonSplitter, Utf8Validator, type RedactFormat } from './formats.js';
 import { isUtf8 } from 'node:buffer';
-import { ByteOut, type OutSink } from './byte-out.js';
+import { BatchingSink, ByteOut, type OutSink } from './byte-out.js';
 import { ByteResult } from './byte-rewriter.js';
 import { JsonScanner, parseJsonSlice, type RecordLocation, type RecordRewriter } from './json-scanner.js';
 import type { Policy } from './policy.js';
@@ -80,22 +80,12 @@ function keysOf(v: unknown): string[] {
 }
 
 /** Accumulates output (text and byte runs) and hands it to the stream in ~1 MiB buffers. */
-class OutBuffer implements OutSink {
-  readonly acc = new ByteOut(OUT_BATCH + (OUT_BATCH >> 2));
+class OutBuffer extends BatchingSink {
   constructor(
     private readonly t: Transform,
     private readonly engine: RecordRedactor,
-  ) {}
-  str(s: string): void {
-    this.acc.str(s);
-    if (this.acc.len >= OUT_BATCH) this.flush();
-  }
-  bytes(b: Uint8Array, s: number, e: number): void {
-    this.acc.bytes(b, s, e);
-    if (this.acc.len >= OUT_BATCH) this.flush();
-  }
-  after(): void {
-    if (this.acc.len >= OUT_BATCH) this.flush();
+  ) {
+    super(OUT_BATCH, OUT_BATCH + (OUT_BATCH >> 2));
   }
   flush(): void {
     if (!this.acc.len) return;
@@ -246,22 +236,13 @@ export function recordRewriter(engine: RecordRedactor, doc: () => JsonOutput, en
  * path, else the parser (which names a syntax error and its place).
  */
 export function writeRawRecord(engine: RecordRedactor, section: string | null, slice: Buffer, where: RecordLocation, doc: JsonOutput): void {
-  if (isUtf8(slice)) {
-    let done = ByteResult.NotHandled;
-    if (engine.bytePathEnabled) {
-      done = engine.byteRewriter().rewrite(slice, 0, slice.length, section, where, doc.recordOut());
-      doc.recordDone(done === ByteResult.Done);
-      if (done === ByteResult.Done) return;
-    }
-    if (done === ByteResult.NotHandled) {
-      const r = engine.rewriteRecord(slice.toString('utf8'), section, where);
-      if (r !== null) {
-        if (r !== DROP) doc.record(r);
-        return;
-      }
-    }
-  }
-  const r = redactParsedRecord(engine, section, parseJsonSlice(slice, engine.report.source, where.line, where.offset), where);
+  let r: string | typeof DROP;
+  const done = engine.bytePathEnabled && isUtf8(slice) ? engine.byteRewriter().rewrite(slice, 0, slice.length, section, where, doc.recordOut()) : null;
+  if (done !== null) doc.recordDone(done === ByteResult.Done);
+  if (done === ByteResult.Done) return;
+  // Not JSON by the byte path's reading: straight to the parser, which names the error and its place.
+  if (done === ByteResult.Syntax) r = redactParsedRecord(engine, section, parseJsonSlice(slice, engine.report.source, where.line, where.offset), where);
+  else r = redactRawRecord(engine, section, slice, where);
   if (r !== DROP) doc.record(r);
 }
 

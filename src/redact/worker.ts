@@ -1,8 +1,7 @@
-import { isUtf8 } from 'node:buffer';
 import { parentPort } from 'node:worker_threads';
 import { isClariguardError } from '../errors.js';
 import { DROP, RecordRedactor } from './engine.js';
-import { parseJsonSlice } from './json-scanner.js';
+import { redactRawRecord } from './redactor.js';
 import type { Policy } from './policy.js';
 
 /**
@@ -54,12 +53,7 @@ parentPort?.on('message', (m: WorkerInit | WorkerBatch | { type: 'finish' }) => 
       const end = m.index[k + 1]!;
       const where = { line: m.index[k + 2]!, offset: m.index[k + 3]! };
       const slice = buf.subarray(s, end);
-      let r: string | typeof DROP | null = null;
-      if (isUtf8(slice)) r = e.rewriteRecord(slice.toString('utf8'), m.section, where);
-      if (r === null) {
-        const v = e.redactRecord(parseJsonSlice(slice, e.report.source, where.line, where.offset), m.section, where);
-        r = v === DROP ? DROP : JSON.stringify(v);
-      }
+      const r = redactRawRecord(e, m.section, slice, where);
       if (r !== DROP) parts.push(r);
     }
     const text = format === 'ndjson' ? (parts.length ? `${parts.join('\n')}\n` : '') : parts.join(',\n');
