@@ -94,3 +94,29 @@ export class ByteOut implements OutSink {
 export function viewOf(a: Uint8Array): DataView {
   return new DataView(a.buffer, a.byteOffset, a.byteLength);
 }
+
+/**
+ * An OutSink that collects output in its own buffer (records are written into `acc` directly) and hands it on
+ * through `flush` whenever it holds `batch` bytes (never, with Infinity: the owner flushes).
+ */
+export abstract class BatchingSink implements OutSink {
+  readonly acc: ByteOut;
+  constructor(
+    private readonly batch: number,
+    room: number,
+  ) {
+    this.acc = new ByteOut(room);
+  }
+  str(s: string): void {
+    this.acc.str(s);
+    this.after();
+  }
+  bytes(b: Uint8Array, s: number, e: number): void {
+    this.acc.bytes(b, s, e);
+    this.after();
+  }
+  after(): void {
+    if (this.acc.len >= this.batch) void this.flush();
+  }
+  abstract flush(): void | Promise<void>;
+}

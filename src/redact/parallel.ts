@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ClariguardError, InputError } from '../errors.js';
 import { trackTemp, untrackTemp } from '../util/atomic.js';
-import { ByteOut, type OutSink } from './byte-out.js';
+import { BatchingSink, type OutSink } from './byte-out.js';
 import { memoryGovernor } from '../util/memory.js';
 import { CsvSplitter } from './csv-splitter.js';
 import { addReportCounts, RecordRedactor, type RedactionReport } from './engine.js';
@@ -81,21 +81,11 @@ interface Sink extends OutSink {
   close(): void;
 }
 
-class FileSink implements Sink {
+class FileSink extends BatchingSink implements Sink {
   // Output is encoded and copied into one reused buffer, written out when it holds FLUSH_AT bytes.
-  readonly acc = new ByteOut(2 * FLUSH_AT);
   written = 0;
-  constructor(private readonly fd: number) {}
-  str(s: string): void {
-    this.acc.str(s);
-    if (this.acc.len >= FLUSH_AT) this.flush();
-  }
-  bytes(b: Uint8Array, s: number, e: number): void {
-    this.acc.bytes(b, s, e);
-    if (this.acc.len >= FLUSH_AT) this.flush();
-  }
-  after(): void {
-    if (this.acc.len >= FLUSH_AT) this.flush();
+  constructor(private readonly fd: number) {
+    super(FLUSH_AT, 2 * FLUSH_AT);
   }
   flush(): void {
     if (!this.acc.len) return;
@@ -110,16 +100,12 @@ class FileSink implements Sink {
   }
 }
 
-class StreamSink implements Sink {
-  // The stream keeps each buffer it is given: every flush hands over a copy of its own.
-  readonly acc = new ByteOut(FLUSH_AT + (FLUSH_AT >> 2));
+class StreamSink extends BatchingSink implements Sink {
+  // The stream keeps each buffer it is given: every flush hands over a copy of its own. Flushed by the range's
+  // reading loop (once per chunk read), which waits for the stream to drain.
   written = 0;
-  constructor(private readonly out: Writable) {}
-  str(s: string): void {
-    this.acc.str(s);
-  }
-  bytes(b: Uint8Array, s: number, e: number): void {
-    this.acc.bytes(b, s, e);
+  constructor(private readonly out: Writable) {
+    super(Infinity, FLUSH_AT + (FLUSH_AT >> 2));
   }
   async flush(): Promise<void> {
     if (!this.acc.len) return;
