@@ -212,9 +212,9 @@ export class RecordRedactor {
     return !n.hasRulesBelow && this.compiled.policy.unknownFields === 'drop';
   }
 
-  private readonly ruleState = new Map<Rule, { n: number; cache: Map<string | number | boolean, unknown> }>();
+  private readonly ruleState = new Map<Rule, RuleState>();
   /** @internal */
-  stateOf(rule: Rule): { n: number; cache: Map<string | number | boolean, unknown> } {
+  stateOf(rule: Rule): RuleState {
     let st = this.ruleState.get(rule);
     if (!st) this.ruleState.set(rule, (st = { n: 0, cache: new Map() }));
     return st;
@@ -288,9 +288,7 @@ export class RecordRedactor {
 
   /** Redacts one record given as JSON text; returns its redacted JSON text, DROP, or null on a syntax error. */
   rewriteRecord(text: string, section: string | null, where?: { line: number; offset: number }): string | typeof DROP | null {
-    this.t = text;
-    this.i = 0;
-    try {
+    return this.overText(text, () => {
       this.ws();
       const s = this.i;
       const r = this.rwValue(this.rootFor(section, false), where);
@@ -299,13 +297,7 @@ export class RecordRedactor {
       if (this.i !== text.length) return null;
       this.report.rows++;
       return r === SAME ? (s === 0 && e === text.length ? text : text.slice(s, e)) : r;
-    } catch (e) {
-      // SyntaxError: a bad escape met by JSON.parse of one value; the caller's parser names it and its place.
-      if (e === SYNTAX || e instanceof SyntaxError) return null;
-      throw e;
-    } finally {
-      this.t = '';
-    }
+    });
   }
 
   /**
@@ -313,12 +305,20 @@ export class RecordRedactor {
    * has not seen): DROP, SAME (the text stays), the replacement's JSON text, or null when it is not JSON.
    */
   rewriteValueText(n: PathNode, text: string, where?: { line: number; offset: number }): string | typeof DROP | typeof SAME | null {
+    return this.overText(text, () => {
+      const r = this.rwValue(n, where);
+      return this.i === text.length ? r : null;
+    });
+  }
+
+  /** Runs `read` over `text` (this.t/this.i); null when the text is not JSON by its reading. */
+  private overText<T>(text: string, read: () => T | null): T | null {
     this.t = text;
     this.i = 0;
     try {
-      const r = this.rwValue(n, where);
-      return this.i === text.length ? r : null;
+      return read();
     } catch (e) {
+      // SyntaxError: a bad escape met by JSON.parse of one value; the caller's parser names it and its place.
       if (e === SYNTAX || e instanceof SyntaxError) return null;
       throw e;
     } finally {
