@@ -123,10 +123,6 @@ export class ByteWalker {
   }
 }
 
-function isWs(c: number): boolean {
-  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
-}
-
 function isHex(c: number | undefined): boolean {
   return c !== undefined && ((c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102));
 }
@@ -142,7 +138,6 @@ export class ByteRewriter extends ByteWalker {
   private root: PathNode | null = null;
   private rootSection: string | null = null;
   private rootEpoch = -1;
-  /** The input buffer last seen and a DataView of it (one per chunk read, for ByteOut#copy). */
   /** Where the record being read is written. */
   private out: ByteOut = new ByteOut(16);
   // Counts added while reading the current record, taken back if it is not taken after all (a record cut by
@@ -203,12 +198,9 @@ export class ByteRewriter extends ByteWalker {
 
   /** Redacts the record that is all of b[start, end) (whitespace around it allowed) into `out`. */
   rewrite(b: Buffer, start: number, end: number, section: string | null, where: { line: number; offset: number }, out: ByteOut): ByteResult {
-    let p = start;
-    while (p < end && isWs(b[p]!)) p++;
-    const r = this.record(b, p, end, section, where.line, where.offset, out);
+    const r = this.record(b, this.ws(b, start, end), end, section, where.line, where.offset, out);
     if (r < 0) return r === SYNTAX_V ? ByteResult.Syntax : ByteResult.NotHandled;
-    p = r;
-    while (p < end && isWs(b[p]!)) p++;
+    const p = this.ws(b, r, end);
     // Trailing bytes: not JSON, and the parser (which takes over) counts the record itself.
     if (p !== end) {
       this.undo();
@@ -236,7 +228,6 @@ export class ByteRewriter extends ByteWalker {
   private line = 0;
   private offset = 0;
 
-
   /**
    * The object at b[open] ('{'), written to `out` as the text path writes it: unchanged runs of the source,
    * replaced values, dropped members with their commas. Returns the index after '}', -1 (not JSON) or -2
@@ -249,7 +240,7 @@ export class ByteRewriter extends ByteWalker {
     p = this.ws(b, p, end);
     if (p >= end) return -1;
     if (b[p] === 0x7d) {
-      out.copy(this.bView, this.bOff + open, this.bOff + p + 1);
+      this.source(open, p + 1);
       return p + 1;
     }
     const nb = (n.bytes ??= { table: new ValueTable(), order: [], misses: 0 });
@@ -276,20 +267,20 @@ export class ByteRewriter extends ByteWalker {
         if (!first) {
           if (commaPos === segE) segE++;
           else {
-            out.copy(this.bView, this.bOff + segS, this.bOff + segE);
+            this.source(segS, segE);
             out.bytes(COMMA, 0, 1);
             segS = segE = elStart;
           }
         }
         if (elStart === segE) segE = vs;
         else {
-          out.copy(this.bView, this.bOff + segS, this.bOff + segE);
+          this.source(segS, segE);
           segS = elStart;
           segE = vs;
         }
         if (r === SAME_V) segE = after;
         else {
-          out.copy(this.bView, this.bOff + segS, this.bOff + segE);
+          this.source(segS, segE);
           out.copy(this.repView, this.repS, this.repE);
           segS = segE = after;
         }
@@ -305,14 +296,19 @@ export class ByteRewriter extends ByteWalker {
         p = this.ws(b, p, end);
       } else if (c === 0x7d && p < end) {
         p++;
-        if (after === segE) out.copy(this.bView, this.bOff + segS, this.bOff + p);
+        if (after === segE) this.source(segS, p);
         else {
-          out.copy(this.bView, this.bOff + segS, this.bOff + segE);
-          out.copy(this.bView, this.bOff + after, this.bOff + p);
+          this.source(segS, segE);
+          this.source(after, p);
         }
         return p;
       } else return -1;
     }
+  }
+
+  /** Copies the input's bytes [s, e) to the output. */
+  private source(s: number, e: number): void {
+    this.out.copy(this.bView, this.bOff + s, this.bOff + e);
   }
 
   /** The node of the key at b[p] ('"'); null when the key is escaped (keyEscaped) or not JSON. */
