@@ -637,27 +637,16 @@ export class RecordRedactor {
   }
 
   /**
-   * For the structural scan's member tap: the keys of a section's records whose rules feed the roster, by
-   * UTF-8 length. Null when a roster rule could apply below the record's own members (a dotted path, an
-   * array path or a `**.` rule) or a rule covers the whole record: then records are walked.
+   * Whether every rule that feeds the roster is a key of a section's records themselves (not a dotted path,
+   * an array path or a `**.` rule) and no rule covers the whole record: then the roster walker reads them.
    */
-  rosterTapKeys(section: string | null): Map<number, { bytes: Buffer; want: unknown }[]> | null {
-    const root = this.rootFor(section, false);
-    if (root.rule) return null;
-    if (this.rosterRules().some((r) => !/^[^.[\]*]+$/.test(r.path))) return null;
-    const out = new Map<number, { bytes: Buffer; want: unknown }[]>();
-    for (const { needle, rule } of this.flatRosterKeys(root)) {
-      const bytes = Buffer.from(JSON.parse(needle) as string, 'utf8');
-      const list = out.get(bytes.length) ?? [];
-      list.push({ bytes, want: rule });
-      out.set(bytes.length, list);
-    }
-    return out;
+  rosterFlat(section: string | null): boolean {
+    return !this.rootFor(section, false).rule && this.rosterRules().every((r) => /^[^.[\]*]+$/.test(r.path));
   }
 
-  /** A roster field's value found by the member tap. */
-  collectRosterValue(want: unknown, value: string): void {
-    this.collectUnder(value, want as Rule);
+  /** A roster field's value found by the roster walker. */
+  collectRosterValue(rule: Rule, value: string): void {
+    this.collectUnder(value, rule);
   }
 
   private readonly flatKeys = new Map<PathNode, { needle: string; rule: Rule }[]>();

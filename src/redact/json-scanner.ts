@@ -1,6 +1,5 @@
 import { isUtf8 } from 'node:buffer';
 import { InputError } from '../errors.js';
-import { hashBytes, ValueTable } from './byte-table.js';
 
 /**
  * A streaming JSON splitter working on bytes. It understands only the outer shape of an export (a top-level
@@ -25,19 +24,6 @@ export interface JsonScanHandler {
 }
 
 /**
- * Reads the string members of records as the structural scan passes them, without handing the record over:
- * the roster pre-pass uses it to pick out a few keys of millions of flat records. Only members of the record
- * itself (depth 1) are looked at; a record it cannot read on its own terms (an escaped key, a container or
- * array under a wanted key, a record cut by the end of a chunk) goes to rawRecord as usual.
- */
-export interface MemberTap {
-  /** The wanted keys of a section's records, by their byte length; null: hand every record over. */
-  keys(section: string | null): Map<number, TapKey[]> | null;
-  /** The string value of a wanted key. */
-  value(want: unknown, value: string): void;
-}
-
-/**
  * Takes whole records out of the structural scan: called at the start of each array element with the bytes
  * read so far; when the record ends in them, it is redacted and written there (one pass over its bytes instead
  * of finding its end first and reading it again).
@@ -47,14 +33,6 @@ export interface RecordRewriter {
   at(section: string | null, b: Buffer, start: number, end: number, line: number, offset: number): number;
   /** Newlines inside the last record taken. */
   readonly lines: number;
-}
-
-/** A key the member tap looks for. */
-export interface TapKey {
-  bytes: Buffer;
-  want: unknown;
-  /** Values already handed over (the scanner's own bookkeeping). */
-  seen?: ValueTable;
 }
 
 export interface RecordLocation {
@@ -114,7 +92,6 @@ export class JsonScanner {
     private readonly file: string,
     private readonly h: JsonScanHandler,
     resume?: ScanResume,
-    private readonly tap?: MemberTap,
     private readonly rewriter?: RecordRewriter,
   ) {
     if (resume) {
@@ -323,119 +300,8 @@ export class JsonScanner {
   }
 
   /** Advances the capture of one value; returns false when more input is needed. */
-  private tapKeys: { section: string | null; keys: Map<number, TapKey[]> | null; byLen?: TapKey[][] } | null = null;
-  /** The tap's finds in the record being read: key, value start, value end, and so on. */
-  private readonly found: (TapKey | number)[] = [];
-
-  /**
-   * The tap's reading of a record that starts at vStart and ends in this buffer: true when the record was
-   * read (and emitted) here, false when the ordinary capture must take it.
-   */
-  private tapRecord(): boolean {
-    const b = this.buf;
-    const s = this.vStart;
-    if (b[s] !== 0x7b || this.state === S.TopObjValue) return false;
-    const section = this.state === S.SectionValueOrEnd ? this.section : null;
-    if (!this.tapKeys || this.tapKeys.section !== section) {
-      const keys = this.tap!.keys(section);
-      // By byte length, in an array: one index per key read instead of a Map lookup.
-      const byLen: TapKey[][] = [];
-      if (keys) for (const [len, list] of keys) byLen[len] = list;
-      this.tapKeys = { section, keys, byLen };
-    }
-    const keys = this.tapKeys.keys;
-    if (!keys) return false;
-    const n = b.length;
-    let p = s + 1;
-    let depth = 1;
-    let lines = 0;
-    let expectKey = true;
-    let want: TapKey | undefined = undefined;
-    const found = this.found;
-    let nFound = 0;
-    const byLen = this.tapKeys.byLen!;
-    while (p < n) {
-      const c = b[p]!;
-      if (c === QUOTE) {
-        // Keys and most values are short: a loop finds their end sooner than a call into Buffer#indexOf.
-        let e = p + 1;
-        let escaped = false;
-        for (;;) {
-          if (e >= n) return false;
-          const d = b[e]!;
-          if (d === QUOTE) break;
-          if (d === BSLASH) {
-            escaped = true;
-            e = findStringEnd(b, e);
-            if (e < 0) return false;
-            break;
-          }
-          e++;
-        }
-        if (depth === 1) {
-          if (expectKey) {
-            expectKey = false;
-            want = undefined;
-            if (escaped) return false; // an escaped key: read it properly
-            const cands = byLen[e - p - 1];
-            if (cands !== undefined) want = matchKey(cands, b, p + 1);
-          } else if (want !== undefined) {
-            found[nFound++] = want;
-            found[nFound++] = p;
-            found[nFound++] = e;
-            want = undefined;
-          }
-        }
-        p = e + 1;
-      } else if (c === 0x7b || c === 0x5b) {
-        if (depth === 1 && want !== undefined) return false; // a wanted key holding a container
-        depth++;
-        p++;
-      } else if (c === 0x7d || c === 0x5d) {
-        depth--;
-        p++;
-        if (depth === 0) break;
-      } else {
-        if (depth === 1 && c === 0x2c) {
-          expectKey = true;
-          want = undefined;
-        } else if (c === 0x0a) lines++;
-        p++;
-      }
-    }
-    if (depth !== 0) return false;
-    for (let k = 0; k < nFound; k += 3) {
-      const w = found[k] as TapKey;
-      const vs = (found[k + 1] as number) + 1;
-      const ve = found[k + 2] as number;
-      // Exports repeat their people on every row: a value already handed over (same bytes) is skipped
-      // without decoding it.
-      const seen = (w.seen ??= new ValueTable());
-      const h = hashBytes(b, vs, ve);
-      if (seen.find(b, vs, ve, h) >= 0) continue;
-      let raw = b.toString('utf8', vs, ve);
-      if (raw.indexOf('\\') >= 0) {
-        try {
-          raw = JSON.parse(`"${raw}"`) as string;
-        } catch {
-          return false; // a bad escape: the ordinary path names the error and its place
-        }
-      }
-      this.tap!.value(w.want, raw);
-      seen.insert(b, vs, ve, h);
-    }
-    this.vStart = -1;
-    this.pos = p;
-    this.line += lines;
-    this.state = this.state === S.SectionValueOrEnd ? S.SectionCommaOrEnd : S.TopArrayCommaOrEnd;
-    return true;
-  }
-
   private captureValue(): boolean {
-    if (this.vCursor === this.vStart) {
-      if (this.rewriter && this.state !== S.TopObjValue && this.rewriteRun()) return true;
-      if (this.tap && this.tapRecord()) return true;
-    }
+    if (this.vCursor === this.vStart && this.rewriter && this.state !== S.TopObjValue && this.rewriteRun()) return true;
     const b = this.buf;
     const n = b.length;
     let p = this.vCursor;
@@ -577,17 +443,6 @@ export class JsonScanner {
       this.state = S.TopArrayCommaOrEnd;
     }
   }
-}
-
-/** The candidate whose bytes are at b[at…] (all candidates have the same length), or undefined. */
-function matchKey(cands: TapKey[], b: Buffer, at: number): TapKey | undefined {
-  // Keys are short: a byte loop beats Buffer#compare's argument checks.
-  next: for (const k of cands) {
-    const kb = k.bytes;
-    for (let i = kb.length - 1; i >= 0; i--) if (kb[i] !== b[at + i]) continue next;
-    return k;
-  }
-  return undefined;
 }
 
 /** Parses one JSON value held in bytes; errors name the file, line and byte offset. */

@@ -37,7 +37,7 @@ export interface RangeScanner {
 }
 
 /** The scanner that fills the roster from the fields of roster rules; nothing is written. */
-export function rosterScanner(engine: RecordRedactor, format: RedactFormat, start: RangeStart | null = null, options: { memberTap?: boolean; walker?: boolean } = {}): RangeScanner {
+export function rosterScanner(engine: RecordRedactor, format: RedactFormat, start: RangeStart | null = null, options: { walker?: boolean } = {}): RangeScanner {
   const file = engine.report.source;
   if (format === 'csv') {
     const cols = new Map(engine.rosterRules().map((r) => [r.path, r]));
@@ -85,10 +85,8 @@ export function rosterScanner(engine: RecordRedactor, format: RedactFormat, star
     file,
     { open() {}, sectionStart() {}, sectionEnd() {}, record: (section, v) => collect(section, v), rawRecord: raw, value: (section, v) => collect(section, v, true), close() {} },
     resumeOf(start),
-    // Flat records: the roster fields are read during the structural scan; the record is never decoded.
-    options.memberTap === false ? undefined : { keys: (section) => engine.rosterTapKeys(section), value: (want, v) => engine.collectRosterValue(want, v) },
-    // Flat records first by a member walk (roster-walker.ts); what it leaves goes to the tap, then the parse.
-    options.memberTap === false || options.walker === false ? undefined : new RosterWalker(engine),
+    // Flat records by a member walk on their bytes (roster-walker.ts); what it leaves goes to the text walk.
+    options.walker === false ? undefined : new RosterWalker(engine),
   );
   return jsonScanner(s);
 }
@@ -141,7 +139,6 @@ export function redactScanner(
       close: () => doc.close(),
     },
     resumeOf(start),
-    undefined,
     process.env.CLARIGUARD_REDACT_PARSED === '1' ? undefined : recordRewriter(engine, () => doc),
   );
   return { scanner: jsonScanner(s), json: doc };

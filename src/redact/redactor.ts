@@ -375,7 +375,7 @@ function jsonTransform(engine: RecordRedactor, format: 'json' | 'ndjson', isDeci
             // A document without any array element: decide from the top-level keys and the first object's keys.
             run(() => doc.close());
           },
-        }, undefined, undefined, fast ? recordRewriter(engine, () => doc, () => !pending && !pool) : undefined);
+        }, undefined, fast ? recordRewriter(engine, () => doc, () => !pending && !pool) : undefined);
 
   /** Runs one step of the transform; a step that waits for workers returns their promise. Errors stop the pool. */
   const step = (cb: TransformCallback, work: () => Promise<void> | void): void => {

@@ -8,7 +8,7 @@ import type { RecordRewriter } from './json-scanner.js';
 // position, values of roster fields go to the roster (each distinct value decoded once), every other value is
 // skipped. Anything it does not read on its own terms (an escaped key, an object or array under a roster key,
 // a record cut by the end of the bytes read so far, bytes that are not JSON) it leaves to the structural
-// scanner's member tap and, after that, to the full parse, which give the same roster.
+// scanner and the engine's member walk, which give the same roster.
 
 const CUT = -1;
 const LEAVE = -2;
@@ -29,7 +29,7 @@ export class RosterWalker extends ByteWalker implements RecordRewriter {
       this.root = engine.rootFor(section, false);
       this.rootSection = section;
       this.rootEpoch = engine.cacheEpoch;
-      this.flat = this.root.rule === null && engine.rosterTapKeys(section) !== null;
+      this.flat = engine.rosterFlat(section);
     }
     if (!this.flat || b[start] !== 0x7b) return LEAVE;
     this.see(b);
