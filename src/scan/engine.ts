@@ -39,10 +39,16 @@ export class Detector {
   private readonly keywordForms: string[][];
   /** Combined keyword regexes, by the set of rules not yet known to be needed (see activeRules). */
   private readonly combined = new Map<number | string, RegExp>();
+  /**
+   * What each finding's fingerprint is made of (never on the finding itself: it holds the secret). The key
+   * comes from the repository's root commits, a walk of the whole history: findings are fingerprinted (and
+   * baselined) in finish(), so that walk never holds up scanning.
+   */
+  private readonly pending = new WeakMap<Finding, { identity: string; ruleId: string; secret: string }>();
+  /** Per identity (rule, file, secret): how many suppressible occurrences reached the baseline check. */
+  private readonly occurrences = new Map<string, number>();
   constructor(
     rules: readonly Rule[],
-    private readonly key: Buffer,
-    private readonly baseline: Set<string> | null,
     private readonly skipped: SkippedCounts,
   ) {
     this.rules = rules;
@@ -148,13 +154,10 @@ export class Detector {
         this.skipped.allowed++;
         continue;
       }
-      const fingerprint = fingerprintOf(this.key, c.rule.id, file, secret);
-      if (!c.rule.unsuppressible && this.baseline?.has(fingerprint)) {
-        this.skipped.baselined++;
-        continue;
-      }
+      const identity = `${c.rule.id}\u0000${file}\u0000${secret}`;
+      if (!c.rule.unsuppressible) this.occurrences.set(identity, (this.occurrences.get(identity) ?? 0) + 1);
       const onLine = kept.filter((k) => k.start < lineEnd && k.end > lineStart);
-      findings.push({
+      const finding: Finding = {
         ruleId: c.rule.id,
         file,
         line: lineNumbers ? lineNumbers[li] : li + 1,
@@ -162,12 +165,46 @@ export class Detector {
         commit: meta.commit,
         author: meta.author,
         date: meta.date,
-        fingerprint,
+        fingerprint: '',
         severity: c.rule.severity,
         snippet: snippetOf(lineText, lineStart, onLine, c.start - lineStart),
-      });
+      };
+      this.pending.set(finding, { identity, ruleId: c.rule.id, secret });
+      findings.push(finding);
     }
     return findings;
+  }
+
+  /**
+   * Which secret a finding of scan() is: equal for the same rule, file and secret (what its fingerprint
+   * will be computed from), whatever the key. History scans report each once.
+   */
+  identityOf(f: Finding): string {
+    const p = this.pending.get(f);
+    if (!p) throw new Error('identityOf: not a finding of this detector');
+    return p.identity;
+  }
+
+  /**
+   * Fingerprints the findings scan() returned (or those of them a history scan kept) and drops those the
+   * baseline lists, counting every occurrence of each dropped secret, as when the check ran per chunk.
+   */
+  finish(findings: Finding[], key: Buffer, baseline: Set<string> | null): Finding[] {
+    const out: Finding[] = [];
+    const dropped = new Set<string>();
+    for (const f of findings) {
+      const p = this.pending.get(f);
+      if (!p) throw new Error('finish: not a finding of this detector');
+      f.fingerprint = fingerprintOf(key, p.ruleId, f.file, p.secret);
+      const count = this.occurrences.get(p.identity);
+      if (count !== undefined && baseline?.has(f.fingerprint)) {
+        if (!dropped.has(p.identity)) this.skipped.baselined += count;
+        dropped.add(p.identity);
+        continue;
+      }
+      out.push(f);
+    }
+    return out;
   }
 }
 

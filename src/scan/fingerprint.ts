@@ -74,6 +74,29 @@ export const BASELINE_FORMAT = 'clariguard-scan-baseline/1';
  * `clariguard scan --format json` report (its findings' fingerprints).
  */
 export function loadBaseline(file: string, keyId: string): Set<string> {
+  return checkBaseline(readBaseline(file), keyId);
+}
+
+/** A baseline file read and validated, before the scan key is known (see checkBaseline). */
+export interface ParsedBaseline {
+  file: string;
+  /** The key id it was written with; null for a saved JSON report (which does not record it). */
+  keyId: string | null;
+  fingerprints: Set<string>;
+}
+
+/** The fingerprints of a baseline written with `keyId` (or of a saved report); a ConfigError for another key. */
+export function checkBaseline(b: ParsedBaseline, keyId: string): Set<string> {
+  if (b.keyId !== null && b.keyId !== keyId) {
+    throw new ConfigError(
+      `${b.file}: baseline was written with scan key ${b.keyId} but this scan uses ${keyId} (set the same CLARIGUARD_SCAN_KEY, or regenerate with --write-baseline)`,
+    );
+  }
+  return b.fingerprints;
+}
+
+/** Reads a baseline file (either form loadBaseline() takes); every error but a key mismatch is raised here. */
+export function readBaseline(file: string): ParsedBaseline {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -89,20 +112,15 @@ export function loadBaseline(file: string, keyId: string): Set<string> {
   const d = doc as { format?: unknown; keyId?: unknown; fingerprints?: unknown; findings?: unknown };
   const isHex = (x: unknown): x is string => typeof x === 'string' && /^[0-9a-f]{40}$/.test(x);
   if (d && d.format === BASELINE_FORMAT && Array.isArray(d.fingerprints)) {
-    if (d.keyId !== keyId) {
-      throw new ConfigError(
-        `${file}: baseline was written with scan key ${String(d.keyId)} but this scan uses ${keyId} (set the same CLARIGUARD_SCAN_KEY, or regenerate with --write-baseline)`,
-      );
-    }
     const bad = d.fingerprints.findIndex((f) => !isHex(f));
     if (bad >= 0) throw new ConfigError(`${file}: fingerprints.${bad} is not a 40-character hex fingerprint`);
-    return new Set(d.fingerprints as string[]);
+    return { file, keyId: String(d.keyId), fingerprints: new Set(d.fingerprints as string[]) };
   }
   if (d && Array.isArray(d.findings)) {
     const fps = (d.findings as { fingerprint?: unknown }[]).map((f) => f?.fingerprint);
     const bad = fps.findIndex((f) => !isHex(f));
     if (bad >= 0) throw new ConfigError(`${file}: findings.${bad}.fingerprint is not a 40-character hex fingerprint`);
-    return new Set(fps as string[]);
+    return { file, keyId: null, fingerprints: new Set(fps as string[]) };
   }
   throw new ConfigError(`${file}: not a clariguard baseline (expected {"format":"${BASELINE_FORMAT}",...} or a scan --format json report)`);
 }

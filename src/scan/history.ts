@@ -46,7 +46,8 @@ export function diffCommand(o: Pick<DiffScanOptions, 'mode' | 'since' | 'paths'>
  * deleted later). The same secret in the same file is reported once, at its earliest commit.
  */
 export async function scanDiffs(o: DiffScanOptions, detector: Detector, stats: ScanStats): Promise<Finding[]> {
-  const byFingerprint = new Map<string, Finding>();
+  // By rule, file and secret (what the fingerprint, computed after the scan, is made of).
+  const byIdentity = new Map<string, Finding>();
   const staged: Finding[] = [];
   let meta: ChunkMeta = { commit: null, author: null, date: null };
   let file: string | null = null;
@@ -73,8 +74,9 @@ export async function scanDiffs(o: DiffScanOptions, detector: Detector, stats: S
               continue;
             }
             // Earliest author date wins; on a tie, the commit git listed first (oldest in topological order).
-            const prev = byFingerprint.get(f.fingerprint);
-            if (!prev || Date.parse(f.date ?? '') < Date.parse(prev.date ?? '')) byFingerprint.set(f.fingerprint, f);
+            const id = detector.identityOf(f);
+            const prev = byIdentity.get(id);
+            if (!prev || Date.parse(f.date ?? '') < Date.parse(prev.date ?? '')) byIdentity.set(id, f);
           }
         }
       }
@@ -179,5 +181,5 @@ export async function scanDiffs(o: DiffScanOptions, detector: Detector, stats: S
     });
   });
 
-  return o.mode === 'staged' ? staged : [...byFingerprint.values()];
+  return o.mode === 'staged' ? staged : [...byIdentity.values()];
 }

@@ -5,11 +5,11 @@ import type { SecretRef } from '../secrets/ref.js';
 import type { SecretBackend } from '../secrets/types.js';
 import type { SecretValue } from '../secrets/value.js';
 import { Detector } from './engine.js';
-import { loadBaseline, repositoryIdentityAsync, scanKeyFrom, writeBaseline } from './fingerprint.js';
+import { checkBaseline, readBaseline, repositoryIdentityAsync, scanKeyFrom, writeBaseline, type ParsedBaseline, type ScanKey } from './fingerprint.js';
 import { repoRootOfAsync, verifyRevision } from './git.js';
 import { gitGrepCandidates, prefilterPatterns } from './prefilter.js';
 import { DEFAULT_RULES, knownTokenRule, loadRulesFile } from './rules/index.js';
-import type { Rule, ScanOptions, ScanResult, ScanStats } from './types.js';
+import type { Finding, Rule, ScanOptions, ScanResult, ScanStats } from './types.js';
 import { gitListing, scanWorktree } from './worktree.js';
 
 export * from './types.js';
@@ -88,9 +88,15 @@ function emptyStats(): ScanStats {
 
 interface Prepared {
   rules: Rule[];
-  /** The fingerprint key id and the rule engine, once the repository's root commits are known. */
-  ready: Promise<{ keyId: string; detector: Detector }>;
-  repoRoot: string | null;
+  detector: Detector;
+  /**
+   * The fingerprint key, looked up on the first call: from the repository's root commits, which takes a
+   * walk of the whole history, so it runs alongside the scan (after git grep in the work tree, when a core
+   * is free) and is only awaited for fingerprinting the findings at the end.
+   */
+  key: () => Promise<ScanKey>;
+  baseline: ParsedBaseline | null;
+  repoRoot: Promise<string | null>;
   cwd: string;
   stats: ScanStats;
   prefilter?: Promise<Set<string> | null>;
@@ -122,20 +128,22 @@ async function prepare(options: ScanOptions): Promise<Prepared> {
       listing.entries.catch(() => undefined); // not a repository: listTargets() walks the tree instead
     }
   }
-  // The git lookups at once: under load each spawn costs tens of milliseconds. The root commits (for the
-  // fingerprint key) take longest on a long history and are only needed once scanning starts: listing the
-  // work tree does not wait for them.
-  const identityP = env.CLARIGUARD_SCAN_KEY ? Promise.resolve(null) : repositoryIdentityAsync(cwd);
-  const repoRoot = await repoRootOfAsync(cwd);
+  const repoRoot = repoRootOfAsync(cwd);
+  // A key from the environment is checked now (a bad one is a usage error before any work).
+  const fromEnv = env.CLARIGUARD_SCAN_KEY ? Promise.resolve(scanKeyFrom(null, env)) : undefined;
+  let keyP: Promise<ScanKey> | undefined = fromEnv;
+  const key = (): Promise<ScanKey> =>
+    (keyP ??= Promise.all([repositoryIdentityAsync(cwd), repoRoot]).then(([identity, root]) => scanKeyFrom(root ? identity : null, env)));
+  // Read now: a missing or malformed baseline fails before the scan; its key id is checked in finish().
+  const baseline = options.baseline ? readBaseline(resolve(cwd, options.baseline)) : null;
   const stats = emptyStats();
-  const ready = identityP.then((identity) => {
-    const { key, keyId } = scanKeyFrom(repoRoot ? identity : null, env);
-    const baseline = options.baseline ? loadBaseline(resolve(cwd, options.baseline), keyId) : null;
-    return { keyId, detector: new Detector(rules, key, baseline, stats.skipped) };
-  });
-  // Awaited later; an error (a bad baseline) surfaces there, not as an unhandled rejection meanwhile.
-  ready.catch(() => undefined);
-  return { rules, ready, repoRoot, cwd, stats, prefilter, listing };
+  return { rules, detector: new Detector(rules, stats.skipped), key, baseline, repoRoot, cwd, stats, prefilter, listing };
+}
+
+/** Fingerprints the findings and drops those the baseline lists (see Detector.finish). */
+async function finish(p: Prepared, findings: Finding[]): Promise<{ findings: Finding[]; keyId: string }> {
+  const { key, keyId } = await p.key();
+  return { findings: p.detector.finish(findings, key, p.baseline ? checkBaseline(p.baseline, keyId) : null), keyId };
 }
 
 function sortFindings(r: ScanResult): void {
@@ -155,22 +163,29 @@ export async function scanWithRules(options: ScanOptions = {}): Promise<{ result
   const t0 = performance.now();
   const p = await prepare(options);
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
-  let findings;
+  let findings: Finding[];
   if (options.history || options.staged) {
-    if (!p.repoRoot) throw new UsageError(`--${options.history ? 'history' : 'staged'} needs a git repository (${p.cwd} is not in one)`);
-    const since = options.since ? verifyRevision(p.repoRoot, options.since) : undefined;
+    // Loaded while git answers where the repository is.
+    const [repoRoot, { scanDiffs }] = await Promise.all([p.repoRoot, import('./history.js')]);
+    if (!repoRoot) throw new UsageError(`--${options.history ? 'history' : 'staged'} needs a git repository (${p.cwd} is not in one)`);
+    const since = options.since ? verifyRevision(repoRoot, options.since) : undefined;
     const paths = (options.paths ?? []).map((x) => resolve(p.cwd, x));
-    const { scanDiffs } = await import('./history.js');
+    // The root-commit walk runs while git log walks the same commits (before --reverse output can start).
+    p.key().catch(() => undefined);
     findings = await scanDiffs(
-      { repoRoot: p.repoRoot, mode: options.history ? 'history' : 'staged', since, paths, maxFileBytes, onProgress: options.onProgress },
-      (await p.ready).detector,
+      { repoRoot, mode: options.history ? 'history' : 'staged', since, paths, maxFileBytes, onProgress: options.onProgress },
+      p.detector,
       p.stats,
     );
   } else {
+    // The key lookup starts once git grep is done: it would otherwise compete with it for the cores.
+    const startKey = (): void => void p.key().catch(() => undefined);
+    if (p.prefilter) p.prefilter.then(startKey, startKey);
+    else startKey();
     findings = await scanWorktree(
       {
         cwd: p.cwd,
-        repoRoot: p.repoRoot,
+        repoRoot: await p.repoRoot,
         paths: options.paths ?? [],
         allFiles: options.allFiles ?? false,
         maxFileBytes,
@@ -178,14 +193,15 @@ export async function scanWithRules(options: ScanOptions = {}): Promise<{ result
         prefilter: p.prefilter,
         listing: p.listing,
       },
-      p.ready.then((r) => r.detector),
+      p.detector,
       p.stats,
     );
   }
+  const done = await finish(p, findings);
   p.stats.ms = Math.round(performance.now() - t0);
-  const result: ScanResult = { findings, stats: p.stats };
+  const result: ScanResult = { findings: done.findings, stats: p.stats };
   sortFindings(result);
-  return { result, rules: p.rules, keyId: (await p.ready).keyId };
+  return { result, rules: p.rules, keyId: done.keyId };
 }
 
 /** Scans and writes every finding's fingerprint to `file` as a baseline. Returns how many it wrote. */

@@ -214,7 +214,7 @@ function countUnlisted(st: Stats | undefined | null, o: WorktreeOptions, stats: 
   return true;
 }
 
-export async function scanWorktree(o: WorktreeOptions, detectorP: Detector | Promise<Detector>, stats: ScanStats): Promise<Finding[]> {
+export async function scanWorktree(o: WorktreeOptions, detector: Detector, stats: ScanStats): Promise<Finding[]> {
   const targets = await listTargets(o, stats);
   // Only files git listed itself can be left to its pre-filter; named files and walked trees are read here.
   let candidates: Set<string> | null = null;
@@ -230,7 +230,6 @@ export async function scanWorktree(o: WorktreeOptions, detectorP: Detector | Pro
     });
     candidates = await o.prefilter;
   }
-  const detector = await detectorP;
   const findings: Finding[] = [];
   const meta = { commit: null, author: null, date: null };
   for (let i = 0; i < targets.length; i++) {

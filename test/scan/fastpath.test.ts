@@ -68,7 +68,7 @@ describe('keyword pre-filter (one pass for all rules)', () => {
   it('marks exactly the rules whose keywords occur', () => {
     fc.assert(
       fc.property(rules, body, (kws, t) => {
-        const d = new Detector(kws.map((k, i) => rule(`r${i}`, k)), Buffer.alloc(32), null, { ...SKIPPED });
+        const d = new Detector(kws.map((k, i) => rule(`r${i}`, k)), { ...SKIPPED });
         const bytes = Buffer.from(t, 'utf8');
         expect(d.activeRules(bytes)).toEqual(d.activeRulesPerRule(bytes));
       }),

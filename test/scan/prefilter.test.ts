@@ -160,7 +160,7 @@ describe('git grep line patterns are a necessary condition of every rule', () =>
     const dir = tempRepo();
     writeFiles(dir, files);
     const listed = (await gitGrepCandidates(dir, [dir], prefilterPatterns([rule])!))!;
-    const detector = new Detector([rule], Buffer.alloc(32), null, { binary: 0, tooLarge: 0, excludedDir: 0, gitignored: 0, notRegular: 0, allowed: 0, baselined: 0 });
+    const detector = new Detector([rule], { binary: 0, tooLarge: 0, excludedDir: 0, gitignored: 0, notRegular: 0, allowed: 0, baselined: 0 });
     const expected = Object.keys(files).filter((f) => detector.activeRules(files[f]).length > 0 || files[f].includes(0));
     expect(expected).toContain('all2.txt');
     // Necessary: everything the engine would run the rule on is listed. Exact too, but for "a\nb", which
