@@ -29,6 +29,8 @@ const COMMANDS: CommandModule[] = [
 
 /** The modules needed for this argv: the named command's, or all of them (help, unknown command). */
 export function commandModulesFor(argv: string[]): CommandModule[] {
+  // Commander answers a leading --version before looking at any command: no module needed.
+  if (argv[0] === '--version' || argv[0] === '-V') return [];
   const first = argv.find((a) => !a.startsWith('-'));
   const hit = first === undefined ? undefined : COMMANDS.find((c) => c.names.includes(first));
   return hit && first === argv[0] ? [hit] : COMMANDS;
