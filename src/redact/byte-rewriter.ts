@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { ByteOut, viewOf } from './byte-out.js';
 import { FNV_OFFSET, FNV_PRIME, hashBytes, ValueTable } from './byte-table.js';
+import { addOtherCounts, otherCounts, otherCountsSince } from './count-delta.js';
 import { DROP, SAME, type PathNode, type RecordRedactor } from './engine.js';
 import type { Rule } from './policy.js';
 
@@ -37,7 +38,7 @@ interface RuleStateLike {
 }
 
 /** Values longer than this are rarely repeated (free text): decided every time, not remembered. */
-const MAX_REMEMBERED = 256;
+export const MAX_REMEMBERED = 256;
 
 // What a value becomes (value()'s answer; the table's `kind`).
 const SAME_V = 0;
@@ -128,7 +129,7 @@ function isHex(c: number | undefined): boolean {
 }
 
 /** Whether the outcome of a value at a field with this rule can change as the roster grows. */
-function dependsOnRoster(rule: Rule | null): boolean {
+export function dependsOnRoster(rule: Rule | null): boolean {
   if (!rule) return true; // an unknown field's strings go through the detectors
   if (rule.action === 'keep') return true; // only free text reaches the table
   return rule.action === 'pseudonymize' && rule.as === 'auto';
@@ -406,10 +407,8 @@ export class ByteRewriter extends ByteWalker {
    */
   private decide(b: Buffer, s: number, e: number, node: PathNode, t: ValueTable, slot: number): number {
     const engine = this.engine;
-    const det = engine.report.detectors;
-    const uf = engine.report.unknownFields;
     const st = node.rule !== null ? (node.st ??= engine.stateOf(node.rule)) : null;
-    const before = [det.email, det.phone, det['roster-name'], det.credential, det['known-secret'], uf.kept, uf.dropped];
+    const before = otherCounts(engine.report);
     const ruleBefore = st ? st.n : 0;
     // A value with bytes outside ASCII is decoded only once the record is known to be UTF-8.
     if (this.nonAscii && !isUtf8(b.subarray(this.recordStart, e))) return SYNTAX_V;
@@ -422,12 +421,7 @@ export class ByteRewriter extends ByteWalker {
       this.repS = 0;
       this.repE = this.rep.length;
     }
-    const after = [det.email, det.phone, det['roster-name'], det.credential, det['known-secret'], uf.kept, uf.dropped];
-    let other: Int32Array | null = null;
-    for (let k = 0; k < after.length; k++) {
-      const d = after[k]! - before[k]!;
-      if (d !== 0) (other ??= new Int32Array(after.length))[k] = d;
-    }
+    const other = otherCountsSince(engine.report, before);
     const rd = st ? st.n - ruleBefore : 0;
     // The engine counted this occurrence itself: taken back and counted again through the undo log.
     if (rd !== 0) {
@@ -470,15 +464,7 @@ export class ByteRewriter extends ByteWalker {
   }
 
   private addOther(d: Int32Array, sign: number): void {
-    const rep = this.engine.report;
-    const det = rep.detectors;
-    det.email += sign * d[0]!;
-    det.phone += sign * d[1]!;
-    det['roster-name'] += sign * d[2]!;
-    det.credential += sign * d[3]!;
-    det['known-secret'] += sign * d[4]!;
-    rep.unknownFields.kept += sign * d[5]!;
-    rep.unknownFields.dropped += sign * d[6]!;
+    addOtherCounts(this.engine.report, d, sign);
   }
 
   /** The closing quote of the string at b[p] ('"'), checking escapes and control characters; -1: not JSON. Sets h. */

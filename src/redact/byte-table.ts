@@ -15,6 +15,21 @@ export function hashBytes(b: Uint8Array, s: number, e: number): number {
   return h;
 }
 
+/** A hash of the bytes [s, e) of the memory `v` views, four bytes at a time (for ValueTable#findIn). */
+export function hashView(v: DataView, s: number, e: number): number {
+  let h = FNV_OFFSET ^ (e - s);
+  let j = s;
+  const e4 = e - 3;
+  for (; j < e4; j += 4) {
+    h = Math.imul(h ^ v.getUint32(j, true), FNV_PRIME);
+    h ^= h >>> 15;
+  }
+  for (; j < e; j++) h = Math.imul(h ^ v.getUint8(j), FNV_PRIME);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  return h ^ (h >>> 13);
+}
+
 /**
  * Remembered values of one field, in flat typed arrays (open addressing, linear probing): key and
  * replacement bytes live in one arena, so a probe touches a few cache lines and no objects.
@@ -74,6 +89,50 @@ export class ValueTable {
         }
       }
     }
+  }
+
+  /**
+   * find() for the bytes [s, e) of the memory `src` views (see viewOf), comparing four bytes at a time. For
+   * callers that hash with hashView: any hash works, as long as one table always gets the same one.
+   */
+  findIn(src: DataView, s: number, e: number, h: number): number {
+    if (this.off) return -1;
+    const n = e - s;
+    const hashes = this.hashes;
+    const lens = this.keyLen;
+    const mask = this.mask;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const len = lens[i]!;
+      if (len === 0) return -1;
+      if (len === n && hashes[i] === h && this.holds(i, src, s, e)) {
+        this.hits++;
+        return i;
+      }
+    }
+  }
+
+  /**
+   * Whether `slot` (found before, in this `generation`) still holds the bytes [s, e) of `src`: a value often
+   * repeats the one before it, and this needs no hash and no probe.
+   */
+  recall(slot: number, src: DataView, s: number, e: number): boolean {
+    if (this.keyLen[slot] !== e - s || !this.holds(slot, src, s, e)) return false;
+    this.hits++;
+    return true;
+  }
+
+  private holds(i: number, src: DataView, s: number, e: number): boolean {
+    const a = this.arenaView;
+    let k = this.keyOff[i]!;
+    let j = s;
+    const e4 = e - 3;
+    while (j < e4) {
+      if (a.getUint32(k) !== src.getUint32(j)) return false;
+      j += 4;
+      k += 4;
+    }
+    while (j < e) if (a.getUint8(k++) !== src.getUint8(j++)) return false;
+    return true;
   }
 
   /** A new slot for b[s, e) (not present), its outcome to be set by the caller; -1 when the table is off. */

@@ -38,9 +38,6 @@ export class CsvSplitter {
   private started = false;
   private rd: 0 | 1 | 2 | 3 = 0; // 0 unknown, 1 \n, 2 \r\n, 3 \r
   private width = -1;
-  private fields: string[] = [];
-  /** Line count inside the record being read (newlines in quoted fields). */
-  private recLines = 0;
 
   constructor(
     private readonly file: string,
@@ -56,6 +53,7 @@ export class CsvSplitter {
   resumeAt(base: number, dialect: CsvDialect): void {
     this.base = base;
     this.started = true;
+    this.headerSeen = true;
     this.width = dialect.width;
     this.rd = dialect.rd;
   }
@@ -156,9 +154,28 @@ export class CsvSplitter {
     return b[p + 1] === LF ? 2 : 0;
   }
 
+  /**
+   * Sets a handler that gets each record (after the first, the header, which still goes to onRow) as the raw
+   * bounds of its fields: [s0, e0, s1, e1, ...] into `b`, a quoted field's bounds including its quotes.
+   * Nothing is decoded (see csv-rewriter.ts). `b` and `bounds` are valid during the call only. With
+   * `lastField`, only fields up to that index are read (see skipRest); takes effect once the header was read.
+   */
+  setRawHandler(handler: RawRowHandler | null, lastField = Infinity): void {
+    this.raw = handler;
+    this.lastField = handler !== null && this.rd !== 0 && this.width > 0 ? lastField : Infinity;
+  }
+  private raw: RawRowHandler | null = null;
+  /**
+   * With a raw handler: the fields after this index are not wanted, so they are not split or checked (the
+   * roster pre-pass reads one or two columns; the redaction pass reads every byte again and names any error).
+   */
+  private lastField = Infinity;
+
+  /** The value of the field at bounds [s, e) as onRow gives it (idx: its column). */
   private decode(b: Buffer, s: number, e: number, idx: number): string {
     if (this.want !== null && this.want[idx] !== true) return '';
     if (s === e) return '';
+    if (b[s] === QUOTE) return unquote(b, s, e);
     // A column's values repeat row after row (people, roles, periods): the string decoded for the same bytes
     // before is handed out again, found by a hash of the bytes (the input is valid UTF-8, checked before
     // splitting, so the same bytes always decode to the same string). That also lets the engine's caches
@@ -185,20 +202,30 @@ export class CsvSplitter {
   /** Per column: decoded values by their bytes (see decode). */
   private readonly columns: { table: ValueTable; strings: string[]; generation: number }[] = [];
 
+  /** Raw bounds of the fields of the record being read (see setRawHandler). */
+  private bounds = new Int32Array(64);
+
+  /** Notes field `k`'s raw bounds. */
+  private field(k: number, s: number, e: number): void {
+    if (2 * k + 2 > this.bounds.length) {
+      const grown = new Int32Array(this.bounds.length * 2);
+      grown.set(this.bounds);
+      this.bounds = grown;
+    }
+    this.bounds[2 * k] = s;
+    this.bounds[2 * k + 1] = e;
+  }
+
   /** Reads one record from p; returns the position after its delimiter, or NEED_MORE. */
   private record(b: Buffer, start: number, final: boolean): number {
     const n = b.length;
-    const fields = this.fields;
-    fields.length = 0;
+    let k = 0;
     let lines = 0;
     let p = start;
     for (;;) {
-      const idx = fields.length;
       if (p < n && b[p] === QUOTE) {
         const open = p;
         let q = p + 1;
-        let value = '';
-        let from = q;
         for (;;) {
           const j = b.indexOf(QUOTE, q);
           if (j < 0) {
@@ -207,29 +234,27 @@ export class CsvSplitter {
           }
           if (j + 1 >= n && !final) return NEED_MORE;
           if (b[j + 1] === QUOTE) {
-            if (this.want === null || this.want[idx] === true) value += utf8(b, from, j + 1);
             q = j + 2;
-            from = q;
             continue;
           }
-          if (this.want === null || this.want[idx] === true) value += from === j ? '' : utf8(b, from, j);
           lines += countLf(b, open, j);
           p = j + 1;
           break;
         }
-        fields.push(value);
+        this.field(k++, open, p);
         if (p >= n) {
           if (!final) return NEED_MORE;
-          return this.emit(start, lines, p);
+          return this.emit(b, k, start, lines, p);
         }
         const c = b[p];
         if (c === COMMA) {
           p++;
+          if (k > this.lastField) return this.skipRest(b, k, start, lines, p, final);
           continue;
         }
         const d = this.delimiterAt(b, p, final);
         if (d === NEED_MORE) return NEED_MORE;
-        if (d > 0) return this.emit(start, lines, p + d);
+        if (d > 0) return this.emit(b, k, start, lines, p + d);
         throw this.err(`unexpected ${describe(c!)} after a closing quote`, this.line + lines, this.base + p);
       }
       // Unquoted field: up to the next comma or record delimiter; a quote inside it is an error.
@@ -237,8 +262,8 @@ export class CsvSplitter {
       for (;;) {
         if (e >= n) {
           if (!final) return NEED_MORE;
-          fields.push(this.decode(b, p, e, idx));
-          return this.emit(start, lines, e);
+          this.field(k++, p, e);
+          return this.emit(b, k, start, lines, e);
         }
         const c = b[e]!;
         if (c === COMMA) break;
@@ -247,34 +272,96 @@ export class CsvSplitter {
           const d = this.delimiterAt(b, e, final);
           if (d === NEED_MORE) return NEED_MORE;
           if (d > 0) {
-            fields.push(this.decode(b, p, e, idx));
-            return this.emit(start, lines, e + d);
+            this.field(k++, p, e);
+            return this.emit(b, k, start, lines, e + d);
           }
           if (c === LF) lines++;
         }
         e++;
       }
-      fields.push(this.decode(b, p, e, idx));
+      this.field(k++, p, e);
       p = e + 1;
+      if (k > this.lastField) return this.skipRest(b, k, start, lines, p, final);
     }
   }
 
-  private emit(start: number, lines: number, next: number): number {
+  /**
+   * Finishes a record whose fields after the `k` read are not wanted (see setRawHandler), from p (after a
+   * comma): it ends at the first record delimiter outside quotes. In well-formed CSV quotes pair up, so the
+   * parity of the quotes before a delimiter tells whether it is inside a quoted field. Nothing after p is
+   * checked: a full read of the same bytes names any error there. Returns as record() does.
+   */
+  private skipRest(b: Buffer, k: number, start: number, lines: number, p: number, final: boolean): number {
+    const rd = this.rd;
+    const d = rd === 3 ? CR : LF;
+    let quote = b.indexOf(QUOTE, p);
+    let inQuotes = false;
+    let from = p;
+    for (;;) {
+      const x = b.indexOf(d, from);
+      if (x < 0) {
+        if (!final) return NEED_MORE;
+        return this.emitSkipped(b, k, start, lines + countLf(b, p, b.length), b.length);
+      }
+      while (quote >= 0 && quote < x) {
+        inQuotes = !inQuotes;
+        quote = b.indexOf(QUOTE, quote + 1);
+      }
+      // \r\n records: a lone \n is field content.
+      if (!inQuotes && (rd !== 2 || (x > p && b[x - 1] === CR))) {
+        const end = rd === 2 ? x - 1 : x;
+        return this.emitSkipped(b, k, start, lines + countLf(b, p, end), x + 1);
+      }
+      from = x + 1;
+    }
+  }
+
+  private emitSkipped(b: Buffer, k: number, start: number, lines: number, next: number): number {
     const where = { line: this.line, offset: this.base + start };
-    const fields = this.fields;
-    if (this.width < 0) this.width = fields.length;
-    else if (fields.length !== this.width) throw this.err(`wrong number of fields: expected ${this.width}, got ${fields.length}`, where.line, where.offset);
     this.line += lines + 1;
-    this.fields = [];
+    this.raw!(b, this.bounds, k, where);
+    return next;
+  }
+
+  private emit(b: Buffer, count: number, start: number, lines: number, next: number): number {
+    const where = { line: this.line, offset: this.base + start };
+    if (this.width < 0) this.width = count;
+    else if (count !== this.width) throw this.err(`wrong number of fields: expected ${this.width}, got ${count}`, where.line, where.offset);
+    this.line += lines + 1;
+    if (this.raw !== null && this.headerSeen) {
+      this.raw(b, this.bounds, count, where);
+      return next;
+    }
+    this.headerSeen = true;
+    const fields: string[] = new Array(count);
+    const bounds = this.bounds;
+    for (let i = 0; i < count; i++) fields[i] = this.decode(b, bounds[2 * i]!, bounds[2 * i + 1]!, i);
     this.onRow(fields, where);
     return next;
   }
+  /** The first record (the header, unless resumeAt) went to onRow. */
+  private headerSeen = false;
+}
+
+/** Gets a record's raw field bounds (see CsvSplitter#setRawHandler). */
+export type RawRowHandler = (b: Buffer, bounds: Int32Array, count: number, where: CsvRowLocation) => void;
+
+/** The value of the quoted field b[s, e) (both quotes included): "" inside is one quote. */
+export function unquote(b: Buffer, s: number, e: number): string {
+  let value = '';
+  let from = s + 1;
+  const end = e - 1;
+  for (let j = b.indexOf(QUOTE, from); j >= 0 && j < end; j = b.indexOf(QUOTE, from)) {
+    value += utf8(b, from, j + 1);
+    from = j + 2;
+  }
+  return from < end ? value + utf8(b, from, end) : value;
 }
 
 // Buffer#toString(enc, s, e) goes through argument checks and an encoding switch per call; on millions of
 // short fields that wrapper cost as much as the decoding. utf8Slice is the native method it ends in.
 const nativeUtf8 = (Buffer.prototype as unknown as { utf8Slice?: (s: number, e: number) => string }).utf8Slice;
-function utf8(b: Buffer, s: number, e: number): string {
+export function utf8(b: Buffer, s: number, e: number): string {
   return nativeUtf8 ? nativeUtf8.call(b, s, e) : b.toString('utf8', s, e);
 }
 

@@ -263,11 +263,12 @@ export class RecordRedactor {
   /** Redacts one CSV row in place (same result as redactRecord on the row object); DROP marks removed fields. */
   redactRow(columns: PathNode[], fields: unknown[], where?: { line: number; offset: number }): void {
     this.report.rows++;
-    for (let i = 0; i < columns.length; i++) {
-      const n = columns[i]!;
-      const v = fields[i];
-      fields[i] = n.rule ? this.applyRule(v, n.rule, n, where) : this.unknown(v, n, where);
-    }
+    for (let i = 0; i < columns.length; i++) fields[i] = this.redactField(columns[i]!, fields[i], where);
+  }
+
+  /** @internal One field of a flat record (a CSV column's value) redacted as the member at `n`. */
+  redactField(n: PathNode, v: unknown, where?: { line: number; offset: number }): Redacted {
+    return n.rule ? this.applyRule(v, n.rule, n, where) : this.unknown(v, n, where);
   }
 
   /** Redacts a top-level non-array value such as `pagination` or Copilot's `call`. */

@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { readSync } from 'node:fs';
-import { CsvSplitter, type CsvDialect } from './csv-splitter.js';
+import { CsvSplitter, unquote, utf8, type CsvDialect, type RawRowHandler } from './csv-splitter.js';
+import { hashView, ValueTable } from './byte-table.js';
 import { DROP, type RecordRedactor } from './engine.js';
 import { NdjsonSplitter, Utf8Validator, type RedactFormat } from './formats.js';
 import { JsonScanner, parseJsonSlice, type ScanResume } from './json-scanner.js';
@@ -49,6 +50,9 @@ export function rosterScanner(engine: RecordRedactor, format: RedactFormat, star
       const want = h.map(() => false);
       for (const i of rosterIdx) want[i] = true;
       splitter.setWanted(want);
+      // Column by column on the raw bytes: each distinct value is decoded and collected once. Not when a
+      // roster column's name is integer-like: a row object enumerates those first, which sets the roster order.
+      if (engine.bytePathEnabled && !rosterIdx.some((i) => /^(?:0|[1-9]\d*)$/.test(h[i]!))) splitter.setRawHandler(rosterColumns(engine, h, rosterIdx), Math.max(-1, ...rosterIdx));
     };
     // Only the roster columns are decoded; every other field is skipped at byte level.
     const splitter: CsvSplitter = new CsvSplitter(file, (record) => {
@@ -91,6 +95,40 @@ export function rosterScanner(engine: RecordRedactor, format: RedactFormat, star
   return jsonScanner(s);
 }
 
+/**
+ * The roster pre-pass's raw-row handler for CSV: the values of the roster columns, each distinct one (by its
+ * bytes) collected once, as collectRoster would collect them from the row object.
+ */
+function rosterColumns(engine: RecordRedactor, header: string[], rosterIdx: number[]): RawRowHandler {
+  const seen = rosterIdx.map(() => new ValueTable());
+  // Per roster column, the slot of the last value: rows of one person follow each other.
+  const last = rosterIdx.map(() => -1);
+  let viewed: ArrayBufferLike | null = null;
+  let view: DataView = new DataView(new ArrayBuffer(0));
+  return (b, bounds) => {
+    if (b.buffer !== viewed) {
+      viewed = b.buffer;
+      view = new DataView(b.buffer);
+    }
+    const off = b.byteOffset;
+    for (let k = 0; k < rosterIdx.length; k++) {
+      const i = rosterIdx[k]!;
+      const s = off + bounds[2 * i]!;
+      const e = off + bounds[2 * i + 1]!;
+      if (s === e) continue; // an empty value never enters the roster
+      const t = seen[k]!;
+      if (last[k]! >= 0 && t.recall(last[k]!, view, s, e)) continue;
+      const h = hashView(view, s, e);
+      let slot = t.findIn(view, s, e, h);
+      if (slot < 0) {
+        slot = t.insert(b, s - off, e - off, h);
+        engine.collectRoster({ [header[i]!]: b[s - off] === 0x22 ? unquote(b, s - off, e - off) : utf8(b, s - off, e - off) }, null);
+      }
+      last[k] = slot;
+    }
+  };
+}
+
 /** The scanner that redacts, writing the output to `sink`. */
 export function redactScanner(
   engine: RecordRedactor,
@@ -100,14 +138,16 @@ export function redactScanner(
 ): { scanner: RangeScanner; json?: JsonOutput } {
   const file = engine.report.source;
   if (format === 'csv') {
-    const out = new CsvOutput(engine, (s) => sink.str(s));
-    const splitter = new CsvSplitter(file, (row, where) => {
-      if (!out.hasHeader) out.setHeader(row);
-      else out.row(row, where);
+    const out = new CsvOutput(engine, sink);
+    const splitter: CsvSplitter = new CsvSplitter(file, (row, where) => {
+      if (out.hasHeader) return out.row(row, where);
+      out.setHeader(row);
+      splitter.setRawHandler(out.rawRows());
     });
     if (start?.csv) {
       splitter.resumeAt(start.base, start.csv.dialect);
       out.setHeader(start.csv.header, false);
+      splitter.setRawHandler(out.rawRows());
     }
     return { scanner: csvScanner(splitter, new Utf8Validator(file, start?.base ?? 0)) };
   }

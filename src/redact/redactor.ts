@@ -2,7 +2,8 @@ import { Transform, type Duplex, type TransformCallback } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { ClariguardError, UsageError } from '../errors.js';
 import { DROP, RecordRedactor, type PathNode, type RedactionReport } from './engine.js';
-import { CsvSplitter, type CsvRowLocation } from './csv-splitter.js';
+import { CsvSplitter, type CsvRowLocation, type RawRowHandler } from './csv-splitter.js';
+import { CsvRowRewriter } from './csv-rewriter.js';
 import { csvField, NdjsonSplitter, Utf8Validator, type RedactFormat } from './formats.js';
 import { isUtf8 } from 'node:buffer';
 import { BatchingSink, ByteOut, type OutSink } from './byte-out.js';
@@ -429,9 +430,11 @@ export class CsvOutput {
   private header: string[] | null = null;
   private keepCols: number[] = [];
   private columns: PathNode[] | null = null;
+  private byteRows: CsvRowRewriter | null = null;
+  private scratch?: ByteOut;
   constructor(
     private readonly engine: RecordRedactor,
-    private readonly write: (s: string) => void,
+    private readonly sink: OutSink,
   ) {}
   get hasHeader(): boolean {
     return this.header !== null;
@@ -443,7 +446,25 @@ export class CsvOutput {
     // Columns the policy drops disappear from the header too.
     this.keepCols = header.map((h, i) => (engine.columnDropped(h) ? -1 : i)).filter((i) => i >= 0);
     this.columns = engine.csvColumns(header);
-    if (emit) this.write(`${this.keepCols.map((i) => csvField(header[i])).join(',')}\r\n`);
+    this.byteRows = this.columns && engine.bytePathEnabled ? new CsvRowRewriter(engine, this.columns, this.keepCols) : null;
+    if (emit) this.sink.str(`${this.keepCols.map((i) => csvField(header[i])).join(',')}\r\n`);
+  }
+  /**
+   * The splitter's raw-row handler when rows can take the byte path (csv-rewriter.ts), else null: then rows
+   * come to row() as strings. Call after setHeader.
+   */
+  rawRows(): RawRowHandler | null {
+    const rw = this.byteRows;
+    if (rw === null) return null;
+    return (b, bounds, _count, where) => {
+      const acc = this.sink.acc;
+      const out = acc ?? (this.scratch ??= new ByteOut());
+      if (!acc) out.len = 0;
+      rw.row(b, bounds, where, out);
+      out.bytes(CRLF, 0, 2);
+      if (acc) this.sink.after?.();
+      else this.sink.bytes(out.buf, 0, out.len);
+    };
   }
   row(row: string[], where: CsvRowLocation): void {
     const header = this.header!;
@@ -463,9 +484,11 @@ export class CsvOutput {
       if (r === DROP) return;
       for (let k = 0; k < keepCols.length; k++) line += (k ? ',' : '') + csvField(r[header[keepCols[k]!]!]);
     }
-    this.write(`${line}\r\n`);
+    this.sink.str(`${line}\r\n`);
   }
 }
+
+const CRLF = Buffer.from('\r\n');
 
 function csvTransform(engine: RecordRedactor, isDecided: () => boolean, decide: (h: ShapeHint) => void, onInput?: (bytes: number) => void): Duplex {
   const file = engine.report.source;
@@ -475,11 +498,12 @@ function csvTransform(engine: RecordRedactor, isDecided: () => boolean, decide: 
     if (!csv.hasHeader) {
       if (!isDecided()) decide({ format: 'csv', topKeys: [], section: null, recordKeys: row });
       csv.setHeader(row);
+      splitter.setRawHandler(csv.rawRows());
       return;
     }
     csv.row(row, where);
   };
-  const splitter = new CsvSplitter(file, onRow);
+  const splitter: CsvSplitter = new CsvSplitter(file, onRow);
   // UTF-8 is checked in the same transform (not a piped validator): one stream stage less, fewer buffers held.
   const utf8 = new Utf8Validator(file);
   const t = new Transform({
@@ -506,7 +530,7 @@ function csvTransform(engine: RecordRedactor, isDecided: () => boolean, decide: 
     },
   });
   out = new OutBuffer(t, engine);
-  csv = new CsvOutput(engine, (s) => out.str(s));
+  csv = new CsvOutput(engine, out);
   return t;
 }
 

@@ -1,0 +1,200 @@
+import { Readable, Writable } from 'node:stream';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { InputError } from '../../src/errors.js';
+import { RecordRedactor } from '../../src/redact/engine.js';
+import { parsePolicy, redactStream, type Policy } from '../../src/redact/index.js';
+import { rosterScanner } from '../../src/redact/ranges.js';
+import { canary, expectNoLeak } from '../helpers/canary.js';
+
+// The CSV byte path (rows handed over as raw field bounds, each field's outcome remembered by its bytes per
+// column, kept fields copied) must give exactly what the string path gives: the same output bytes, the same
+// counts, the same errors. The roster pre-pass, which reads only up to the last roster column and skips the
+// rest of each record by its delimiters and quote parity, must collect the same names in the same order.
+
+const KEY = Buffer.alloc(32, 5);
+
+const policyOf = (unknownFields: 'keep' | 'drop'): Policy =>
+  parsePolicy({
+    unknownFields,
+    rules: [
+      { path: 'User', action: 'pseudonymize', as: 'name', roster: true },
+      { path: 'Email', action: 'pseudonymize-email', roster: true },
+      { path: 'Phone', action: 'pseudonymize', as: 'phone' },
+      { path: 'CRM User ID', action: 'pseudonymize', as: 'id' },
+      { path: 'Auto', action: 'pseudonymize', as: 'auto' },
+      { path: 'Amount', action: 'round', to: 1000 },
+      { path: 'Bucket', action: 'bucket', buckets: [0, 100, 1000] },
+      { path: 'Secret', action: 'drop' },
+      { path: 'Masked', action: 'mask', with: '***' },
+      { path: 'Notes', action: 'keep', freeText: true },
+      { path: 'Week', action: 'keep' },
+    ],
+  });
+
+const COLUMNS = ['User', 'Email', 'Phone', 'CRM User ID', 'Auto', 'Amount', 'Bucket', 'Secret', 'Masked', 'Notes', 'Week', 'Other', 'Ünï'];
+// Fields as CSV text: plain, quoted, quoted with commas, quotes, CR/LF inside, empty, non-ASCII.
+const FIELDS = [
+  'Ana Silva',
+  'José Núñez',
+  '"Ana Silva"',
+  'ana.silva@acme.com',
+  '"Silva, Ana"',
+  '+1 415 555 0134',
+  'call Ana Silva at +1 415 555 0134 or ana.silva@acme.com',
+  '"Bruno Okafor met ""José Núñez"" today"',
+  '"two\nlines with Ana Silva"',
+  '"cr\rinside"',
+  '"crlf\r\ninside"',
+  '',
+  '""',
+  '"$9,687,304.50"',
+  '1234.5',
+  '-17',
+  '日本語 テキスト',
+  'apikey: abcdefghijklmnop1234',
+  `${'long text about Ana Silva '.repeat(14)}`,
+  '00511000000001AAI',
+  'Week 3',
+  'lone\nlf',
+  'lone\rcr',
+];
+const BROKEN = ['a"b', '"open', '"closed"x'];
+
+const docArb = fc.record({
+  cols: fc.uniqueArray(fc.constantFrom(...COLUMNS), { minLength: 1, maxLength: 8 }),
+  rows: fc.array(fc.array(fc.constantFrom(...FIELDS), { minLength: 8, maxLength: 8 }), { minLength: 1, maxLength: 25 }),
+  nl: fc.constantFrom('\n', '\r\n', '\r'),
+  broken: fc.option(fc.record({ row: fc.nat(30), col: fc.nat(7), text: fc.constantFrom(...BROKEN) }), { freq: 8 }),
+  wrongWidth: fc.option(fc.nat(30), { freq: 10 }),
+  blankLines: fc.boolean(),
+  trailingNl: fc.boolean(),
+});
+
+function csvText(d: fc.Infer<typeof docArb>): string {
+  const w = d.cols.length;
+  const lines = [d.cols.map((c) => (/[",\r\n]/.test(c) ? `"${c}"` : c)).join(',')];
+  d.rows.forEach((r, i) => {
+    // An unquoted CR or LF is content unless it is (part of) the record delimiter: keep the generated file
+    // well formed unless a break is asked for.
+    const notContent = d.nl === '\n' ? /\n/g : d.nl === '\r' ? /\r/g : /\r(?=\n)|(?<=\r)\n/g;
+    let fields = r.slice(0, w).map((f) => (f.startsWith('"') ? f : f.replace(notContent, ' ')));
+    if (d.broken && d.broken.row === i) fields[d.broken.col % w] = d.broken.text;
+    if (d.wrongWidth === i) fields = fields.concat('extra');
+    lines.push(fields.join(','));
+    if (d.blankLines && i % 3 === 1) lines.push('');
+  });
+  return lines.join(d.nl) + (d.trailingNl ? d.nl : '');
+}
+
+function pieces(doc: Buffer, chunks: number[]): Buffer[] {
+  const out: Buffer[] = [];
+  let at = 0;
+  for (const c of chunks) {
+    if (at >= doc.length) break;
+    out.push(doc.subarray(at, Math.min(doc.length, at + c)));
+    at += c;
+  }
+  if (at < doc.length) out.push(doc.subarray(at));
+  return out;
+}
+
+async function run(doc: string, chunks: number[], policy: Policy, textOnly: boolean) {
+  if (textOnly) process.env.CLARIGUARD_REDACT_TEXT = '1';
+  try {
+    const parts: Buffer[] = [];
+    const out = new Writable({
+      write(c: Buffer, _e, cb) {
+        parts.push(c);
+        cb();
+      },
+    });
+    const report = await redactStream(Readable.from(pieces(Buffer.from(doc), chunks)), out, { key: KEY, policy, format: 'csv', sourceName: 'doc.csv' });
+    return { text: Buffer.concat(parts).toString('utf8'), report: { rows: report.rows, rules: report.rules, detectors: report.detectors, unknownFields: report.unknownFields } };
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    return { error: err.message };
+  } finally {
+    delete process.env.CLARIGUARD_REDACT_TEXT;
+  }
+}
+
+function rosterOf(doc: string, chunks: number[], policy: Policy, textOnly: boolean): string[] | { error: string } {
+  if (textOnly) process.env.CLARIGUARD_REDACT_TEXT = '1';
+  try {
+    const engine = new RecordRedactor(policy, KEY, { sourceName: 'doc.csv' });
+    const s = rosterScanner(engine, 'csv');
+    for (const p of pieces(Buffer.from(doc), chunks)) s.push(p);
+    s.end();
+    return engine.roster.entries().map((e) => JSON.stringify(e));
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    return { error: err.message };
+  } finally {
+    delete process.env.CLARIGUARD_REDACT_TEXT;
+  }
+}
+
+describe('CSV byte path', () => {
+  afterEach(() => {
+    delete process.env.CLARIGUARD_REDACT_TEXT;
+  });
+
+  it("gives the string path's bytes, counts and errors for random CSV, whatever the chunking (property)", async () => {
+    await fc.assert(
+      fc.asyncProperty(docArb, fc.array(fc.integer({ min: 1, max: 300 }), { maxLength: 30 }), fc.constantFrom<'keep' | 'drop'>('keep', 'drop'), async (d, chunks, unknown) => {
+        const doc = csvText(d);
+        const policy = policyOf(unknown);
+        expect(await run(doc, chunks, policy, false)).toEqual(await run(doc, chunks, policy, true));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('the roster pre-pass collects the same names in the same order, skipping what follows the roster columns (property)', () => {
+    fc.assert(
+      fc.property(docArb, fc.integer({ min: 3, max: 200 }), (d, chunk) => {
+        // Well-formed files only: on a malformed one the redaction pass, which reads every byte, names the error.
+        const doc = csvText({ ...d, broken: null, wrongWidth: null });
+        const chunks = Array.from({ length: Math.ceil(doc.length / chunk) }, () => chunk);
+        const policy = policyOf('keep');
+        expect(rosterOf(doc, chunks, policy, false)).toEqual(rosterOf(doc, chunks, policy, true));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('gives the same output when a column never repeats (its table fills up and turns itself off)', async () => {
+    const rows = ['CRM User ID,User,Week'];
+    for (let i = 0; i < 34_000; i++) rows.push(`ref-${i},${i % 2 ? 'Ana Silva' : '"Núñez, José"'},${i}`);
+    const doc = `${rows.join('\r\n')}\r\n`;
+    const policy = policyOf('keep');
+    expect(await run(doc, [65536], policy, false)).toEqual(await run(doc, [65536], policy, true));
+  });
+
+  it('names the line and offset of a malformed row, like the string path', async () => {
+    const policy = policyOf('keep');
+    for (const bad of BROKEN) {
+      const doc = `User,Week\nAna Silva,1\nJosé Núñez,${bad}\n`;
+      const got = await run(doc, [], policy, false);
+      expect(got).toEqual(await run(doc, [], policy, true));
+      expect((got as { error: string }).error).toMatch(/doc\.csv.*line 3/);
+    }
+    // In the roster pre-pass, after records whose skipped part spans lines: the same line and offset.
+    for (const nl of ['\n', '\r\n', '\r']) {
+      const doc = ['User,Notes,Week', 'Ana Silva,"two\nlines, ""quoted""",1', 'José Núñez,"x\r\ny",2', 'Bad"name,z,3', ''].join(nl);
+      const got = rosterOf(doc, [7], policy, false);
+      expect(got).toEqual(rosterOf(doc, [7], policy, true));
+      expect((got as { error: string }).error).toMatch(/doc\.csv.*line 6/);
+    }
+  });
+
+  it('keeps no PII in remembered fields (the canary never comes back unredacted)', async () => {
+    const secret = canary('csv-byte-email').replace(/[^A-Za-z0-9]/g, '').slice(0, 20).toLowerCase();
+    const email = `${secret}@acme.com`;
+    const doc = `Email,Notes,Other\n${`${email},write to ${email},"${email}, again"\n`.repeat(5)}`;
+    const got = await run(doc, [40], policyOf('keep'), false);
+    expect('text' in got).toBe(true);
+    expectNoLeak((got as { text: string }).text, secret);
+  });
+});
