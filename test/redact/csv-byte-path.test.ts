@@ -71,7 +71,9 @@ const docArb = fc.record({
   trailingNl: fc.boolean(),
 });
 
-function csvText(d: fc.Infer<typeof docArb>): string {
+type Doc = typeof docArb extends fc.Arbitrary<infer T> ? T : never;
+
+function csvText(d: Doc): string {
   const w = d.cols.length;
   const lines = [d.cols.map((c) => (/[",\r\n]/.test(c) ? `"${c}"` : c)).join(',')];
   d.rows.forEach((r, i) => {
