@@ -47,6 +47,8 @@ export class Detector {
   private readonly pending = new WeakMap<Finding, { identity: string; ruleId: string; secret: string }>();
   /** Per identity (rule, file, secret): how many suppressible occurrences reached the baseline check. */
   private readonly occurrences = new Map<string, number>();
+  /** Called once, when scan() first returns a finding (to start looking up the key it will need). */
+  onFirstFinding?: () => void;
   constructor(
     rules: readonly Rule[],
     private readonly skipped: SkippedCounts,
@@ -171,6 +173,11 @@ export class Detector {
       };
       this.pending.set(finding, { identity, ruleId: c.rule.id, secret });
       findings.push(finding);
+    }
+    if (findings.length && this.onFirstFinding) {
+      const first = this.onFirstFinding;
+      this.onFirstFinding = undefined;
+      first();
     }
     return findings;
   }

@@ -98,10 +98,11 @@ export function isNotebook(file: string): boolean {
 }
 
 /** Characters that end an unquoted value: whitespace, quotes and the punctuation that closes an expression. */
-const ENDS_BARE_VALUE: boolean[] = (() => {
-  const t = new Array<boolean>(65536).fill(false);
-  for (const c of ' \t\n\r\v\f"\'`,;)}]<>|&\\') t[c.charCodeAt(0)] = true;
-  for (const c of [0x85, 0xa0, 0x2028, 0x2029, 0xfeff, 0x3000]) t[c] = true;
+const ENDS_BARE_VALUE: Uint8Array = (() => {
+  // Typed: zeroed memory instead of filling 65,536 array slots at every start-up.
+  const t = new Uint8Array(65536);
+  for (const c of ' \t\n\r\v\f"\'`,;)}]<>|&\\') t[c.charCodeAt(0)] = 1;
+  for (const c of [0x85, 0xa0, 0x2028, 0x2029, 0xfeff, 0x3000]) t[c] = 1;
   return t;
 })();
 

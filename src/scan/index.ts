@@ -7,7 +7,7 @@ import type { SecretValue } from '../secrets/value.js';
 import { Detector } from './engine.js';
 import { checkBaseline, readBaseline, repositoryIdentityAsync, scanKeyFrom, writeBaseline, type ParsedBaseline, type ScanKey } from './fingerprint.js';
 import { repoRootOfAsync, verifyRevision } from './git.js';
-import { gitGrepCandidates, prefilterPatterns } from './prefilter.js';
+import { prefilterPatterns, startGitGrep, type GrepPrefilter } from './prefilter.js';
 import { DEFAULT_RULES, knownTokenRule, loadRulesFile } from './rules/index.js';
 import type { Finding, Rule, ScanOptions, ScanResult, ScanStats } from './types.js';
 import { gitListing, scanWorktree } from './worktree.js';
@@ -99,7 +99,7 @@ interface Prepared {
   repoRoot: Promise<string | null>;
   cwd: string;
   stats: ScanStats;
-  prefilter?: Promise<Set<string> | null>;
+  prefilter?: GrepPrefilter;
   listing?: { abs: string; entries: Promise<[string[], string[]]> };
 }
 
@@ -113,11 +113,11 @@ async function prepare(options: ScanOptions): Promise<Prepared> {
   if (rules.length === 0) throw new UsageError('no rules to run (--no-default-rules needs --rules FILE or --known REF)');
   // The work-tree pre-filter (git grep) starts before anything else is known: it is the longest of the git
   // calls, and it runs while the others do. Outside a repository it fails and is not used.
-  let prefilter: Promise<Set<string> | null> | undefined;
+  let prefilter: GrepPrefilter | undefined;
   if (!options.history && !options.staged && !options.allFiles && options.prefilter !== false) {
     const patterns = prefilterPatterns(rules);
     const pathspecs = (options.paths?.length ? options.paths : [cwd]).map((x) => resolve(cwd, x));
-    if (patterns) prefilter = gitGrepCandidates(cwd, pathspecs, patterns);
+    if (patterns) prefilter = startGitGrep(cwd, pathspecs, patterns);
   }
   // The usual invocation (no path, or one directory): git's file listing starts now too, in the cwd.
   let listing: Prepared['listing'];
@@ -141,7 +141,10 @@ async function prepare(options: ScanOptions): Promise<Prepared> {
 }
 
 /** Fingerprints the findings and drops those the baseline lists (see Detector.finish). */
-async function finish(p: Prepared, findings: Finding[]): Promise<{ findings: Finding[]; keyId: string }> {
+async function finish(p: Prepared, findings: Finding[], wantKeyId: boolean): Promise<{ findings: Finding[]; keyId: string | null }> {
+  // Nothing to fingerprint: the key (a walk of the whole history) is not looked up unless asked for or
+  // needed to check that a baseline was written with it.
+  if (findings.length === 0 && !wantKeyId && p.baseline?.keyId == null) return { findings, keyId: null };
   const { key, keyId } = await p.key();
   return { findings: p.detector.finish(findings, key, p.baseline ? checkBaseline(p.baseline, keyId) : null), keyId };
 }
@@ -155,11 +158,25 @@ function sortFindings(r: ScanResult): void {
  * known secret values, signed download URLs and store credentials. Findings never contain a whole secret.
  */
 export async function scan(options: ScanOptions = {}): Promise<ScanResult> {
-  return (await scanWithRules(options)).result;
+  return (await run(options, false)).result;
 }
 
 /** scan(), also returning the rules that ran and the scan key id (for SARIF and baselines). */
 export async function scanWithRules(options: ScanOptions = {}): Promise<{ result: ScanResult; rules: Rule[]; keyId: string }> {
+  const r = await run(options, true);
+  return { ...r, keyId: r.keyId! };
+}
+
+/**
+ * scan(), also returning the rules that ran (for SARIF): what the CLI reports. Unlike scanWithRules() it
+ * does not look up the scan key when nothing was found (a clean work tree spares the root-commit walk).
+ */
+export async function scanForReport(options: ScanOptions = {}): Promise<{ result: ScanResult; rules: Rule[] }> {
+  const { result, rules } = await run(options, false);
+  return { result, rules };
+}
+
+async function run(options: ScanOptions, wantKeyId: boolean): Promise<{ result: ScanResult; rules: Rule[]; keyId: string | null }> {
   const t0 = performance.now();
   const p = await prepare(options);
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
@@ -170,18 +187,18 @@ export async function scanWithRules(options: ScanOptions = {}): Promise<{ result
     if (!repoRoot) throw new UsageError(`--${options.history ? 'history' : 'staged'} needs a git repository (${p.cwd} is not in one)`);
     const since = options.since ? verifyRevision(repoRoot, options.since) : undefined;
     const paths = (options.paths ?? []).map((x) => resolve(p.cwd, x));
-    // The root-commit walk runs while git log walks the same commits (before --reverse output can start).
-    p.key().catch(() => undefined);
+    // History: the root-commit walk runs while git log walks the same commits (before --reverse output can
+    // start). Staged (a pre-commit hook, usually clean): only once something is found.
+    if (options.history) p.key().catch(() => undefined);
+    else p.detector.onFirstFinding = () => void p.key().catch(() => undefined);
     findings = await scanDiffs(
       { repoRoot, mode: options.history ? 'history' : 'staged', since, paths, maxFileBytes, onProgress: options.onProgress },
       p.detector,
       p.stats,
     );
   } else {
-    // The key lookup starts once git grep is done: it would otherwise compete with it for the cores.
-    const startKey = (): void => void p.key().catch(() => undefined);
-    if (p.prefilter) p.prefilter.then(startKey, startKey);
-    else startKey();
+    // The key lookup starts with the first finding (often while git grep still runs): a clean tree needs none.
+    p.detector.onFirstFinding = () => void p.key().catch(() => undefined);
     findings = await scanWorktree(
       {
         cwd: p.cwd,
@@ -197,7 +214,7 @@ export async function scanWithRules(options: ScanOptions = {}): Promise<{ result
       p.stats,
     );
   }
-  const done = await finish(p, findings);
+  const done = await finish(p, findings, wantKeyId);
   p.stats.ms = Math.round(performance.now() - t0);
   const result: ScanResult = { findings: done.findings, stats: p.stats };
   sortFindings(result);

@@ -97,13 +97,36 @@ export function prefilterPatterns(rules: readonly Rule[]): string[] | null {
   return [...out];
 }
 
+/** gitGrepCandidates() as it runs: the paths printed so far, and a hook called as more arrive. */
+export interface GrepPrefilter {
+  /** The final answer (see gitGrepCandidates). */
+  done: Promise<Set<string> | null>;
+  /** Paths git has printed so far, in order. */
+  arrived: string[];
+  /** Called after each path is added to `arrived`. */
+  onArrive?: () => void;
+}
+
+/** Starts gitGrepCandidates(), keeping the paths as they arrive. */
+export function startGitGrep(cwd: string, pathspecs: string[], patterns: string[]): GrepPrefilter {
+  const arrived: string[] = [];
+  const pf: GrepPrefilter = {
+    arrived,
+    done: gitGrepCandidates(cwd, pathspecs, patterns, (rel) => {
+      arrived.push(rel);
+      pf.onArrive?.();
+    }),
+  };
+  return pf;
+}
+
 /**
  * Runs `git grep` in `cwd` over `pathspecs` (tracked and untracked-not-ignored files, as `git ls-files -co
  * --exclude-standard` lists them) and resolves to the repository-relative paths of the files with a
  * matching line. Resolves to null (never rejects) when git cannot do it exactly: not a repository, no PCRE
  * support, or any message on stderr (an unreadable file, say); the caller then reads every file itself.
  */
-export function gitGrepCandidates(cwd: string, pathspecs: string[], patterns: string[]): Promise<Set<string> | null> {
+export function gitGrepCandidates(cwd: string, pathspecs: string[], patterns: string[], onPath?: (rel: string) => void): Promise<Set<string> | null> {
   return new Promise((resolveP) => {
     const args = [
       ...GIT_CONFIG,
@@ -120,17 +143,32 @@ export function gitGrepCandidates(cwd: string, pathspecs: string[], patterns: st
       resolveP(null);
       return;
     }
-    const out: Buffer[] = [];
+    const set = new Set<string>();
+    let rest: Buffer | null = null;
     let failed = false;
-    child.stdout.on('data', (c: Buffer) => out.push(c));
+    // Each path as soon as git prints it (in its listing order, as each file is searched): the caller can
+    // start on the candidates while git is still searching.
+    child.stdout.on('data', (c: Buffer) => {
+      const buf = rest ? Buffer.concat([rest, c]) : c;
+      let start = 0;
+      for (let nul = buf.indexOf(0); nul >= 0; nul = buf.indexOf(0, start)) {
+        if (nul > start) {
+          const p = buf.toString('utf8', start, nul);
+          set.add(p);
+          onPath?.(p);
+        }
+        start = nul + 1;
+      }
+      rest = start < buf.length ? buf.subarray(start) : null;
+    });
     child.stderr.on('data', () => (failed = true));
     child.on('error', () => resolveP(null));
     // git may exit (bad repository) before reading all patterns: a broken pipe is just another failure.
     child.stdin.on('error', () => (failed = true));
     child.on('close', (code) => {
       if (failed || (code !== 0 && code !== 1)) return resolveP(null);
-      const set = new Set<string>();
-      for (const p of Buffer.concat(out).toString('utf8').split('\0')) if (p) set.add(p);
+      // -z ends every path with a NUL; an unterminated tail would be a truncated path.
+      if (rest) set.add(rest.toString('utf8'));
       resolveP(set);
     });
     child.stdin.end(`${patterns.join('\n')}\n`);

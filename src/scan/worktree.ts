@@ -4,6 +4,7 @@ import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { Detector } from './engine.js';
 import { GIT_CONFIG } from './git.js';
+import type { GrepPrefilter } from './prefilter.js';
 import type { Finding, ScanStats } from './types.js';
 
 const EXCLUDED_DIRS = new Set(['node_modules', '.git']);
@@ -20,9 +21,10 @@ export interface WorktreeOptions {
   onProgress?: (stats: Readonly<ScanStats>) => void;
   /**
    * Started by the caller as early as it can (see prefilter.ts): the repository-relative paths of the files
-   * `git grep` found a line pattern in, or null when it could not tell exactly.
+   * `git grep` found a line pattern in (as they arrive, and in the end all of them), or null when it could
+   * not tell exactly.
    */
-  prefilter?: Promise<Set<string> | null>;
+  prefilter?: GrepPrefilter;
   /** gitListing() of one directory argument, started early by the caller (it may fail outside a repository). */
   listing?: { abs: string; entries: Promise<[string[], string[]]> };
 }
@@ -148,7 +150,7 @@ function walk(dir: string, stats: ScanStats, add: (abs: string) => void): void {
 }
 
 /** Reads a file unless it is too large, binary or unreadable (each counted or reported). */
-function readTarget(abs: string, rel: string, o: WorktreeOptions, stats: ScanStats): Buffer | null {
+function readTarget(abs: string, rel: string, o: WorktreeOptions, stats: ScanStats, unreadable: string[]): Buffer | null {
   let fd: number;
   try {
     // Never follow symbolic links: a tracked link could point anywhere on the machine. Where the platform
@@ -166,7 +168,7 @@ function readTarget(abs: string, rel: string, o: WorktreeOptions, stats: ScanSta
       return null;
     }
     // A tracked file deleted in the work tree is not there to leak anything.
-    if (code !== 'ENOENT') stats.unreadable.push(`${rel}: ${code ?? 'error'}`);
+    if (code !== 'ENOENT') unreadable.push(`${rel}: ${code ?? 'error'}`);
     return null;
   }
   try {
@@ -193,7 +195,7 @@ function readTarget(abs: string, rel: string, o: WorktreeOptions, stats: ScanSta
     }
     return data;
   } catch (e) {
-    stats.unreadable.push(`${rel}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    unreadable.push(`${rel}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
     return null;
   } finally {
     closeSync(fd);
@@ -214,12 +216,31 @@ function countUnlisted(st: Stats | undefined | null, o: WorktreeOptions, stats: 
   return true;
 }
 
+/** What reading and scanning one file gave (see scanWorktree). */
+interface Scanned {
+  /** Bytes read; -1 when the file was skipped (binary, too large, not regular, unreadable, gone). */
+  bytes: number;
+  findings: Finding[];
+  unreadable: string[];
+}
+
+const META = { commit: null, author: null, date: null };
+
+function scanTarget(t: Target, o: WorktreeOptions, stats: ScanStats, detector: Detector, unreadable: string[]): Scanned {
+  const data = readTarget(t.abs, t.rel, o, stats, unreadable);
+  return data ? { bytes: data.length, findings: detector.scan(t.rel, data, META), unreadable } : { bytes: -1, findings: [], unreadable };
+}
+
 export async function scanWorktree(o: WorktreeOptions, detector: Detector, stats: ScanStats): Promise<Finding[]> {
   const targets = await listTargets(o, stats);
   // Only files git listed itself can be left to its pre-filter; named files and walked trees are read here.
   let candidates: Set<string> | null = null;
   let lstats: (Stats | undefined | null)[] = [];
-  if (o.prefilter && targets.some((t) => t.listed)) {
+  // Files git grep named, read and scanned while it still searches the rest; kept per target, so that the
+  // statistics and messages below come out in the same order as when each file is taken in turn.
+  const early: (Scanned | undefined)[] = [];
+  const pf = o.prefilter;
+  if (pf && targets.some((t) => t.listed)) {
     lstats = targets.map((t) => {
       if (!t.listed) return null;
       try {
@@ -228,18 +249,44 @@ export async function scanWorktree(o: WorktreeOptions, detector: Detector, stats
         return null;
       }
     });
-    candidates = await o.prefilter;
+    // Whatever git's final answer, a file it named is read and scanned below (as a candidate, or as every
+    // file is when the answer is null), so it can be done now.
+    const indexOf = new Map<string, number>();
+    targets.forEach((t, i) => t.listed && indexOf.set(t.rel, i));
+    let next = 0;
+    const drain = (): void => {
+      while (next < pf.arrived.length) {
+        const i = indexOf.get(pf.arrived[next++]);
+        if (i !== undefined && early[i] === undefined) early[i] = scanTarget(targets[i], o, stats, detector, []);
+      }
+    };
+    drain();
+    // Called from git's output events: an error (a rule throwing) is kept and raised here, in the scan.
+    let failure: { e: unknown } | undefined;
+    pf.onArrive = () => {
+      try {
+        if (!failure) drain();
+      } catch (e) {
+        failure = { e };
+      }
+    };
+    candidates = await pf.done;
+    pf.onArrive = undefined;
+    if (failure) throw failure.e;
   }
   const findings: Finding[] = [];
-  const meta = { commit: null, author: null, date: null };
   for (let i = 0; i < targets.length; i++) {
     const t = targets[i];
-    if (candidates && t.listed && !candidates.has(t.rel) && countUnlisted(lstats[i], o, stats)) continue;
-    const data = readTarget(t.abs, t.rel, o, stats);
-    if (!data) continue;
+    let s = early[i];
+    if (s) stats.unreadable.push(...s.unreadable);
+    else {
+      if (candidates && t.listed && !candidates.has(t.rel) && countUnlisted(lstats[i], o, stats)) continue;
+      s = scanTarget(t, o, stats, detector, stats.unreadable);
+    }
+    if (s.bytes < 0) continue;
     if (++stats.files % 100 === 0) o.onProgress?.(stats);
-    stats.bytes += data.length;
-    for (const f of detector.scan(t.rel, data, meta)) findings.push(f);
+    stats.bytes += s.bytes;
+    for (const f of s.findings) findings.push(f);
   }
   return findings;
 }

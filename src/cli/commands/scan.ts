@@ -1,8 +1,8 @@
 import { Option } from 'commander';
 import { UsageError } from '../../errors.js';
 import { ExitCode } from '../../errors.js';
-import { maskKnownSecrets } from '../../masking/registry.js';
-import { formatText, scanWithRules, toJsonReport, toSarif, writeScanBaseline, type ScanOptions } from '../../scan/index.js';
+import { knownSecretPatterns, maskKnownSecrets } from '../../masking/registry.js';
+import { formatText, scanForReport, toJsonReport, toSarif, writeScanBaseline, type ScanOptions } from '../../scan/index.js';
 import { writeFileAtomicSync } from '../../util/atomic.js';
 import { collect, type CliContext } from '../context.js';
 import { progressEnabled, say } from '../io.js';
@@ -86,9 +86,9 @@ Examples:
         setExitCode(ExitCode.ok);
         return;
       }
-      let scanned: Awaited<ReturnType<typeof scanWithRules>>;
+      let scanned: Awaited<ReturnType<typeof scanForReport>>;
       try {
-        scanned = await scanWithRules(options);
+        scanned = await scanForReport(options);
       } finally {
         if (options.onProgress) process.stderr.write('\r\x1b[2K');
       }
@@ -100,7 +100,7 @@ Examples:
             ? `${JSON.stringify(toSarif(result, rules), null, 2)}\n`
             : formatText(result);
       // Findings hold only masked snippets; masking known values again is a second line of defence.
-      const safe = maskKnownSecrets(body);
+      const safe = maskReport(body);
       if (opts.output) {
         writeFileAtomicSync(opts.output, safe, 0o644);
         say(`${result.findings.length} finding${result.findings.length === 1 ? '' : 's'}; report written to ${opts.output}`);
@@ -108,6 +108,17 @@ Examples:
       for (const u of format === 'text' ? [] : result.stats.unreadable) say(`warning: unreadable: ${u}`);
       setExitCode(result.findings.length ? ExitCode.findings : ExitCode.ok);
     });
+}
+
+/**
+ * maskKnownSecrets() on the whole report. It compares every byte in JavaScript; a native search first tells
+ * whether any known value (in any encoding) occurs at all, which in a report of masked snippets it should not.
+ */
+function maskReport(body: string): string {
+  const { patterns } = knownSecretPatterns();
+  if (patterns.length === 0) return body;
+  const bytes = Buffer.from(body, 'utf8');
+  return patterns.some((p) => bytes.includes(p)) ? maskKnownSecrets(body) : body;
 }
 
 /** One progress line on a terminal for long scans: scanning history: 1,200 commits, 45 MB. */
