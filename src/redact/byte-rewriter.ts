@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { ByteOut, viewOf } from './byte-out.js';
-import { FNV_OFFSET, FNV_PRIME, hashBytes, ValueTable } from './byte-table.js';
+import { FNV_OFFSET, FNV_PRIME, hashBytes, Slot, ValueTable } from './byte-table.js';
 import { addOtherCounts, otherCounts, otherCountsSince } from './count-delta.js';
 import { DROP, SAME, type PathNode, type RecordRedactor } from './engine.js';
 import type { Rule } from './policy.js';
@@ -381,22 +381,20 @@ export class ByteRewriter extends ByteWalker {
     const engine = this.engine;
     const remember = e - p <= MAX_REMEMBERED;
     const i = remember ? t.find(b, p, e, this.h) : -1;
-    if (i >= 0 && t.epoch[i] === engine.cacheEpoch) {
-      const v = t.ver[i]!;
-      if (v < 0 || v === engine.roster.version) {
-        const rd = t.ruleDelta[i]!;
-        if (rd !== 0) this.count(node.st!, rd);
-        const oi = t.otherIdx[i]!;
-        if (oi >= 0) this.other(t.others[oi]!);
-        const k = t.kind[i]!;
-        if (k === REPLACED_V) {
-          this.rep = t.arena;
-          this.repView = t.arenaView;
-          this.repS = t.outOff[i]!;
-          this.repE = this.repS + t.outLen[i]!;
-        }
-        return k;
+    if (i >= 0 && t.current(i, engine.cacheEpoch, engine.roster.version)) {
+      const a = t.slots;
+      const rd = a[i + Slot.RuleDelta]!;
+      if (rd !== 0) this.count(node.st!, rd);
+      const oi = a[i + Slot.Other]!;
+      if (oi >= 0) this.other(t.others[oi]!);
+      const k = a[i + Slot.Kind]!;
+      if (k === REPLACED_V) {
+        this.rep = t.arena;
+        this.repView = t.arenaView;
+        this.repS = a[i + Slot.OutOff]!;
+        this.repE = this.repS + a[i + Slot.OutLen]!;
       }
+      return k;
     }
     return this.decide(b, p, e, node, t, remember ? (i >= 0 ? i : t.insert(b, p, e, this.h)) : -1);
   }
@@ -433,27 +431,14 @@ export class ByteRewriter extends ByteWalker {
       this.other(other);
     }
     if (slot < 0) return kind;
-    const prevKind = t.kind[slot];
-    const prevLen = t.outLen[slot]!;
-    t.kind[slot] = kind;
+    t.settle(slot, kind, kind === REPLACED_V ? this.rep : null, this.repE, dependsOnRoster(node.rule) ? engine.roster.version : -1, engine.cacheEpoch, rd, other);
     if (kind === REPLACED_V) {
-      // Decided again (the roster grew): the new replacement goes where the old one was when it fits.
-      if (t.epoch[slot] !== 0 && prevKind === REPLACED_V && prevLen >= this.repE) t.arena.set(this.rep.subarray(0, this.repE), t.outOff[slot]!);
-      else t.outOff[slot] = t.store(this.rep, 0, this.repE);
-      t.outLen[slot] = this.repE;
-      // The arena may have moved: point at the stored copy.
+      // Point at the stored copy (the arena may have moved).
       this.rep = t.arena;
       this.repView = t.arenaView;
-      this.repS = t.outOff[slot]!;
-      this.repE = this.repS + t.outLen[slot]!;
+      this.repS = t.slots[slot + Slot.OutOff]!;
+      this.repE = this.repS + t.slots[slot + Slot.OutLen]!;
     }
-    t.ver[slot] = dependsOnRoster(node.rule) ? engine.roster.version : -1;
-    t.epoch[slot] = engine.cacheEpoch;
-    t.ruleDelta[slot] = rd;
-    if (other !== null) {
-      t.otherIdx[slot] = t.others.length;
-      t.others.push(other);
-    } else t.otherIdx[slot] = -1;
     return kind;
   }
 

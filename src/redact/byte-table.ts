@@ -31,26 +31,40 @@ export function hashView(v: DataView, s: number, e: number): number {
 }
 
 /**
- * Remembered values of one field, in flat typed arrays (open addressing, linear probing): key and
- * replacement bytes live in one arena, so a probe touches a few cache lines and no objects.
+ * The fields of a slot, interleaved in ValueTable#slots (a slot is the index of its first field): a lookup
+ * and the outcome it finds share one or two cache lines, where one array per field cost a miss per field
+ * once a table outgrew the cache.
+ */
+export const enum Slot {
+  Hash = 0,
+  /** Key length; 0: an empty slot (a remembered value is never empty). */
+  KeyLen = 1,
+  KeyOff = 2,
+  /** The outcome's kind (the caller's codes). */
+  Kind = 3,
+  OutOff = 4,
+  OutLen = 5,
+  /** Roster version the outcome was decided with; -1 when the roster plays no part. */
+  Ver = 6,
+  /** The engine's cache epoch the outcome was decided in. */
+  Epoch = 7,
+  /** Per occurrence: what the field's rule count grows by. */
+  RuleDelta = 8,
+  /** Per occurrence, other counts (index into `others`); -1: none. */
+  Other = 9,
+}
+const STRIDE = 10;
+
+/**
+ * Remembered values of one field: open addressing with linear probing over one flat Int32Array, the key and
+ * output bytes in one arena (an output is stored right after its key), so a probe touches a few cache lines
+ * and no objects.
  */
 export class ValueTable {
   private mask = 63;
   private size = 0;
-  private hashes = new Int32Array(64);
-  /** Key length; 0: an empty slot (a JSON value is never empty). */
-  private keyLen = new Int32Array(64);
-  private keyOff = new Int32Array(64);
-  kind = new Int8Array(64);
-  outOff = new Int32Array(64);
-  outLen = new Int32Array(64);
-  /** Roster version the outcome was decided with; -1 when the roster plays no part. */
-  ver = new Int32Array(64);
-  epoch = new Int32Array(64);
-  /** Per occurrence: what the field's rule count grows by. */
-  ruleDelta = new Int32Array(64);
-  /** Per occurrence, other counts (index into `others`); -1: none. */
-  otherIdx = new Int32Array(64);
+  /** The slots' fields (see Slot); re-read after insert(), which may move them. */
+  slots = new Int32Array(64 * STRIDE);
   others: Int32Array[] = [];
   arena = new Uint8Array(4096);
   /** A DataView of the arena, for ByteOut#copy. */
@@ -69,23 +83,23 @@ export class ValueTable {
   find(b: Uint8Array, s: number, e: number, h: number): number {
     if (this.off) return -1;
     const n = e - s;
-    const hashes = this.hashes;
-    const lens = this.keyLen;
+    const a = this.slots;
     const mask = this.mask;
     for (let i = h & mask; ; i = (i + 1) & mask) {
-      const len = lens[i]!;
+      const slot = i * STRIDE;
+      const len = a[slot + Slot.KeyLen]!;
       if (len === 0) return -1;
-      if (len === n && hashes[i] === h) {
-        const a = this.arena;
-        let k = this.keyOff[i]!;
+      if (len === n && a[slot + Slot.Hash] === h) {
+        const ar = this.arena;
+        let k = a[slot + Slot.KeyOff]!;
         let j = s;
-        while (j < e && a[k] === b[j]) {
+        while (j < e && ar[k] === b[j]) {
           k++;
           j++;
         }
         if (j === e) {
           this.hits++;
-          return i;
+          return slot;
         }
       }
     }
@@ -98,41 +112,75 @@ export class ValueTable {
   findIn(src: DataView, s: number, e: number, h: number): number {
     if (this.off) return -1;
     const n = e - s;
-    const hashes = this.hashes;
-    const lens = this.keyLen;
+    const a = this.slots;
     const mask = this.mask;
     for (let i = h & mask; ; i = (i + 1) & mask) {
-      const len = lens[i]!;
+      const slot = i * STRIDE;
+      const len = a[slot + Slot.KeyLen]!;
       if (len === 0) return -1;
-      if (len === n && hashes[i] === h && this.holds(i, src, s, e)) {
+      if (len === n && a[slot + Slot.Hash] === h && this.holds(slot, src, s, e)) {
         this.hits++;
-        return i;
+        return slot;
       }
     }
   }
 
   /**
-   * Whether `slot` (found before, in this `generation`) still holds the bytes [s, e) of `src`: a value often
-   * repeats the one before it, and this needs no hash and no probe.
+   * Whether `slot` (found before) still holds the bytes [s, e) of `src`: a value often repeats the one before
+   * it, and this needs no hash and no probe. Safe after the table moved its slots: the key is compared.
    */
   recall(slot: number, src: DataView, s: number, e: number): boolean {
-    if (this.keyLen[slot] !== e - s || !this.holds(slot, src, s, e)) return false;
+    if (slot >= this.slots.length || this.slots[slot + Slot.KeyLen] !== e - s || !this.holds(slot, src, s, e)) return false;
     this.hits++;
     return true;
   }
 
-  private holds(i: number, src: DataView, s: number, e: number): boolean {
-    const a = this.arenaView;
-    let k = this.keyOff[i]!;
+  private holds(slot: number, src: DataView, s: number, e: number): boolean {
+    const v = this.arenaView;
+    let k = this.slots[slot + Slot.KeyOff]!;
     let j = s;
     const e4 = e - 3;
     while (j < e4) {
-      if (a.getUint32(k) !== src.getUint32(j)) return false;
+      if (v.getUint32(k) !== src.getUint32(j)) return false;
       j += 4;
       k += 4;
     }
-    while (j < e) if (a.getUint8(k++) !== src.getUint8(j++)) return false;
+    while (j < e) if (v.getUint8(k++) !== src.getUint8(j++)) return false;
     return true;
+  }
+
+  /** Whether the outcome in `slot` still holds in this cache epoch with this roster version. */
+  current(slot: number, epoch: number, rosterVersion: number): boolean {
+    const a = this.slots;
+    if (a[slot + Slot.Epoch] !== epoch) return false;
+    const v = a[slot + Slot.Ver]!;
+    return v < 0 || v === rosterVersion;
+  }
+
+  /**
+   * Sets the outcome of `slot`: its kind, its output bytes out[0, len) (null: none), the roster version and
+   * epoch it holds for, and the counts each occurrence adds. A new output goes where the slot's old one was
+   * when it fits (decided again as the roster grew), else into the arena.
+   */
+  settle(slot: number, kind: number, out: Uint8Array | null, len: number, ver: number, epoch: number, ruleDelta: number, other: Int32Array | null): void {
+    if (out !== null) {
+      let off: number;
+      if (this.slots[slot + Slot.OutLen]! >= len) {
+        off = this.slots[slot + Slot.OutOff]!;
+        this.arena.set(out.subarray(0, len), off);
+      } else off = this.store(out, 0, len);
+      this.slots[slot + Slot.OutOff] = off;
+      this.slots[slot + Slot.OutLen] = len;
+    }
+    const a = this.slots;
+    a[slot + Slot.Kind] = kind;
+    a[slot + Slot.Ver] = ver;
+    a[slot + Slot.Epoch] = epoch;
+    a[slot + Slot.RuleDelta] = ruleDelta;
+    if (other !== null) {
+      a[slot + Slot.Other] = this.others.length;
+      this.others.push(other);
+    } else a[slot + Slot.Other] = -1;
   }
 
   /** A new slot for b[s, e) (not present), its outcome to be set by the caller; -1 when the table is off. */
@@ -149,13 +197,15 @@ export class ValueTable {
     }
     this.inserts++;
     if (2 * (this.size + 1) > this.mask + 1) this.rehash(2 * (this.mask + 1));
+    const a = this.slots;
     let i = h & this.mask;
-    while (this.keyLen[i] !== 0) i = (i + 1) & this.mask;
-    this.hashes[i] = h;
-    this.keyLen[i] = e - s;
-    this.keyOff[i] = this.store(b, s, e);
+    while (a[i * STRIDE + Slot.KeyLen] !== 0) i = (i + 1) & this.mask;
+    const slot = i * STRIDE;
+    a[slot + Slot.Hash] = h;
+    a[slot + Slot.KeyLen] = e - s;
+    a[slot + Slot.KeyOff] = this.store(b, s, e);
     this.size++;
-    return i;
+    return slot;
   }
 
   /** Copies bytes into the arena; returns their offset. */
@@ -178,7 +228,8 @@ export class ValueTable {
 
   private reset(cap: number): void {
     this.generation++;
-    this.alloc(cap);
+    this.mask = cap - 1;
+    this.slots = new Int32Array(cap * STRIDE);
     this.size = 0;
     this.others = [];
     this.arena = new Uint8Array(4096);
@@ -186,38 +237,17 @@ export class ValueTable {
     this.arenaLen = 0;
   }
 
-  private alloc(cap: number): void {
-    this.mask = cap - 1;
-    this.hashes = new Int32Array(cap);
-    this.keyLen = new Int32Array(cap);
-    this.keyOff = new Int32Array(cap);
-    this.kind = new Int8Array(cap);
-    this.outOff = new Int32Array(cap);
-    this.outLen = new Int32Array(cap);
-    this.ver = new Int32Array(cap);
-    this.epoch = new Int32Array(cap);
-    this.ruleDelta = new Int32Array(cap);
-    this.otherIdx = new Int32Array(cap);
-  }
-
   private rehash(cap: number): void {
-    const o = { ...this };
-    this.alloc(cap);
-    for (let j = 0; j < o.keyLen.length; j++) {
-      if (o.keyLen[j] === 0) continue;
-      let i = o.hashes[j]! & this.mask;
-      while (this.keyLen[i] !== 0) i = (i + 1) & this.mask;
-      this.hashes[i] = o.hashes[j]!;
-      this.keyLen[i] = o.keyLen[j]!;
-      this.keyOff[i] = o.keyOff[j]!;
-      this.kind[i] = o.kind[j]!;
-      this.outOff[i] = o.outOff[j]!;
-      this.outLen[i] = o.outLen[j]!;
-      this.ver[i] = o.ver[j]!;
-      this.epoch[i] = o.epoch[j]!;
-      this.ruleDelta[i] = o.ruleDelta[j]!;
-      this.otherIdx[i] = o.otherIdx[j]!;
+    const old = this.slots;
+    const a = new Int32Array(cap * STRIDE);
+    const mask = cap - 1;
+    for (let j = 0; j < old.length; j += STRIDE) {
+      if (old[j + Slot.KeyLen] === 0) continue;
+      let i = old[j + Slot.Hash]! & mask;
+      while (a[i * STRIDE + Slot.KeyLen] !== 0) i = (i + 1) & mask;
+      a.set(old.subarray(j, j + STRIDE), i * STRIDE);
     }
+    this.slots = a;
+    this.mask = mask;
   }
 }
-

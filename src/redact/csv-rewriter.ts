@@ -1,6 +1,6 @@
 import { ByteOut } from './byte-out.js';
 import { dependsOnRoster, MAX_REMEMBERED } from './byte-rewriter.js';
-import { hashView, ValueTable } from './byte-table.js';
+import { hashView, Slot, ValueTable } from './byte-table.js';
 import { addOtherCounts, otherCounts, otherCountsSince } from './count-delta.js';
 import { unquote, utf8, type CsvRowLocation } from './csv-splitter.js';
 import { DROP, type PathNode, type RecordRedactor } from './engine.js';
@@ -79,7 +79,6 @@ export class CsvRowRewriter {
     const view = this.view;
     const off = this.viewOff;
     const epoch = engine.cacheEpoch;
-    const version = engine.roster.version;
     const mode = this.mode;
     const written = this.written;
     const n = mode.length;
@@ -110,16 +109,18 @@ export class CsvRowRewriter {
         slot = t.findIn(view, off + s, off + e, h);
         if (slot >= 0) this.remember(i, t, slot);
       }
-      if (slot >= 0 && t.epoch[slot] === epoch) {
-        const v = t.ver[slot]!;
-        if (v < 0 || v === version) {
-          const rd = t.ruleDelta[slot]!;
-          if (rd !== 0) this.states[i]!.n += rd;
-          const oi = t.otherIdx[slot]!;
-          if (oi >= 0) addOtherCounts(engine.report, t.others[oi]!, 1);
-          if (w !== null && t.kind[slot] === WRITTEN) w.copy(t.arenaView, t.outOff[slot]!, t.outOff[slot]! + t.outLen[slot]!);
-          continue;
+      // The roster version is read each time: an earlier field of this row may have grown the roster.
+      if (slot >= 0 && t.current(slot, epoch, engine.roster.version)) {
+        const a = t.slots;
+        const rd = a[slot + Slot.RuleDelta]!;
+        if (rd !== 0) this.states[i]!.n += rd;
+        const oi = a[slot + Slot.Other]!;
+        if (oi >= 0) addOtherCounts(engine.report, t.others[oi]!, 1);
+        if (w !== null && a[slot + Slot.Kind] === WRITTEN) {
+          const o = a[slot + Slot.OutOff]!;
+          w.copy(t.arenaView, o, o + a[slot + Slot.OutLen]!);
         }
+        continue;
       }
       this.decide(i, b, s, e, where, w, t, h, slot);
     }
@@ -132,32 +133,21 @@ export class CsvRowRewriter {
   private decide(i: number, b: Buffer, s: number, e: number, where: CsvRowLocation, w: ByteOut | null, t: ValueTable | null, h: number, slot = -1): void {
     const engine = this.engine;
     const n = this.columns[i]!;
-    const st = this.states[i]!;
+    const st = this.states[i] ?? null;
     const ruleBefore = st !== null ? st.n : 0;
     const before = t !== null ? otherCounts(engine.report) : null;
     const r = engine.redactField(n, s === e ? '' : b[s] === QUOTE ? unquote(b, s, e) : utf8(b, s, e), where);
     const text = r === DROP ? '' : csvField(r);
     if (w !== null) w.str(text);
     if (t === null) return;
-    const bytes = Buffer.from(text, 'utf8');
-    // Decided again (the roster grew): the new output goes where the old one was when it fits.
-    if (slot >= 0 && t.outLen[slot]! >= bytes.length) t.arena.set(bytes, t.outOff[slot]!);
-    else {
-      if (slot < 0) slot = t.insert(b, s, e, h);
+    if (slot < 0) {
+      slot = t.insert(b, s, e, h);
       if (slot < 0) return; // the table is off: this column's values rarely repeat
-      t.outOff[slot] = t.store(bytes, 0, bytes.length);
       this.remember(i, t, slot);
     }
-    t.kind[slot] = r === DROP ? DROPPED : WRITTEN;
-    t.outLen[slot] = bytes.length;
-    t.ver[slot] = dependsOnRoster(n.rule) ? engine.roster.version : -1;
-    t.epoch[slot] = engine.cacheEpoch;
-    t.ruleDelta[slot] = st !== null ? st.n - ruleBefore : 0;
-    const other = otherCountsSince(engine.report, before!);
-    if (other !== null) {
-      t.otherIdx[slot] = t.others.length;
-      t.others.push(other);
-    } else t.otherIdx[slot] = -1;
+    const bytes = Buffer.from(text, 'utf8');
+    const rd = st !== null ? st.n - ruleBefore : 0;
+    t.settle(slot, r === DROP ? DROPPED : WRITTEN, bytes, bytes.length, dependsOnRoster(n.rule) ? engine.roster.version : -1, engine.cacheEpoch, rd, otherCountsSince(engine.report, before!));
   }
 
   /** Notes the slot of column i's last value (see ValueTable#recall). */

@@ -1,5 +1,5 @@
 import { InputError } from '../errors.js';
-import { hashBytes, ValueTable } from './byte-table.js';
+import { hashBytes, Slot, ValueTable } from './byte-table.js';
 
 // A byte-level RFC 4180 record splitter, used instead of csv-parse on the redaction hot path: csv-parse
 // manages ~10 MB per CPU-second, and redaction parses the file twice (roster pre-pass + real pass). This one
@@ -184,7 +184,7 @@ export class CsvSplitter {
     const t = col.table;
     const h = hashBytes(b, s, e);
     const i = t.find(b, s, e, h);
-    if (i >= 0 && col.generation === t.generation) return col.strings[t.outOff[i]!]!;
+    if (i >= 0 && col.generation === t.generation) return col.strings[t.slots[i + Slot.OutOff]!]!;
     const v = utf8(b, s, e);
     if (i >= 0) return v;
     const slot = t.insert(b, s, e, h);
@@ -193,7 +193,7 @@ export class CsvSplitter {
         col.strings = [];
         col.generation = t.generation;
       }
-      t.outOff[slot] = col.strings.length;
+      t.slots[slot + Slot.OutOff] = col.strings.length;
       col.strings.push(v);
     }
     return v;

@@ -2,6 +2,7 @@ import type { CountryCode } from 'libphonenumber-js';
 import { phoneLib } from './phone-lib.js';
 import { InputError } from '../errors.js';
 import { knownSecretPatterns } from '../masking/registry.js';
+import { addOtherCounts, otherCounts, otherCountsSince } from './count-delta.js';
 import { findCredentials, findEmails, findPhoneNumbers, Roster, resolveOverlaps, type Span } from './detectors.js';
 import { ByteRewriter, type NodeBytes } from './byte-rewriter.js';
 import type { Policy, Rule } from './policy.js';
@@ -110,7 +111,8 @@ export class RecordRedactor {
   readonly report: RedactionReport;
   private compiled!: CompiledPolicy;
   private roots = new Map<string, PathNode>();
-  private textCache = new Map<string, string>();
+  /** Free text already scanned (this roster version): the output and the counts the scan added. */
+  private textCache = new Map<string, { out: string; d: Int32Array | null }>();
   private textCacheRosterVersion = 0;
   private readonly region: CountryCode;
   private readonly secrets = knownSecretPatterns();
@@ -911,33 +913,18 @@ export class RecordRedactor {
       }
       const hit = this.textCache.get(s);
       if (hit !== undefined) {
-        if (hit !== s) this.recount(hit);
-        return hit;
+        // The counts its first scan added, again: the same finds in the same text.
+        if (hit.d !== null) addOtherCounts(this.report, hit.d, 1);
+        return hit.out;
       }
     }
+    const before = cacheable ? otherCounts(this.report) : null;
     const out = this.scanUncached(s);
     if (cacheable) {
       if (this.textCache.size >= TEXT_CACHE_LIMIT) this.textCache.clear();
-      this.textCache.set(s, out);
+      this.textCache.set(s, { out, d: otherCountsSince(this.report, before!) });
     }
     return out;
-  }
-
-  // A cached replacement still has to show up in the counts: count its pseudonyms again.
-  private recount(out: string): void {
-    const kid = this.pz.keyId;
-    let i = out.indexOf(kid);
-    while (i >= 0) {
-      if (out.startsWith('@', i + kid.length)) this.report.detectors.email++;
-      else if (out.lastIndexOf('Phone-', i) === i - 27) this.report.detectors.phone++;
-      else this.report.detectors['roster-name']++;
-      i = out.indexOf(kid, i + kid.length);
-    }
-    let j = out.indexOf(CREDENTIAL_REPLACEMENT);
-    while (j >= 0) {
-      this.report.detectors.credential++;
-      j = out.indexOf(CREDENTIAL_REPLACEMENT, j + 1);
-    }
   }
 
   private scanUncached(s: string): string {

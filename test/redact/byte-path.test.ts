@@ -183,6 +183,16 @@ describe('byte path for flat records', () => {
   });
 });
 
+describe('free text seen before', () => {
+  it('adds the counts its first scan added (a roster name replaced by an email pseudonym stays a roster-name find)', () => {
+    const policy = parsePolicy({ unknownFields: 'keep', rules: [{ path: 'email', action: 'pseudonymize-email', roster: true }] });
+    const e = new RecordRedactor(policy, KEY);
+    e.redactRecord({ email: 'Ana Silva' });
+    for (let i = 0; i < 3; i++) e.redactRecord({ other: 'Ana Silva' });
+    expect(e.report.detectors).toMatchObject({ 'roster-name': 3, email: 0 });
+  });
+});
+
 // Whole documents through the stream, cut into chunks at random: records cut by a chunk's end are read again
 // whole, and their partial counts are taken back.
 async function streamRun(doc: string, chunks: number[], policy: Policy, textOnly: boolean, format: 'json' | 'ndjson' = 'json') {
