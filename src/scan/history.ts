@@ -5,7 +5,8 @@ import { GIT_CONFIG, unquoteGitPath } from './git.js';
 import type { Finding, ScanStats } from './types.js';
 
 export interface DiffScanOptions {
-  repoRoot: string;
+  /** Where git runs: the repository's top level or any directory in it (diff paths are from the top level). */
+  cwd: string;
   /** `history`: every commit of every ref (`git log -p --all`); `staged`: the index (`git diff --cached`). */
   mode: 'history' | 'staged';
   /** A verified commit id: only commits not reachable from it. */
@@ -20,11 +21,13 @@ const SEP = '\u0002';
 
 /** The git command a scan spawns (the benchmark times it alone as the floor). */
 export function diffCommand(o: Pick<DiffScanOptions, 'mode' | 'since' | 'paths'>): string[] {
+  // diff.relative=false: paths from the top level (and the whole tree) whatever directory git runs in.
   const diffOpts = ['-U0', '--no-color', '--no-ext-diff', '--no-textconv', '-M', '--src-prefix=a/', '--dst-prefix=b/'];
   const tail = o.paths.length ? ['--', ...o.paths] : [];
-  if (o.mode === 'staged') return [...GIT_CONFIG, 'diff', '--cached', ...diffOpts, ...tail];
+  const config = [...GIT_CONFIG, '-c', 'diff.relative=false'];
+  if (o.mode === 'staged') return [...config, 'diff', '--cached', ...diffOpts, ...tail];
   return [
-    ...GIT_CONFIG,
+    ...config,
     'log',
     '-p',
     ...diffOpts,
@@ -147,7 +150,7 @@ export async function scanDiffs(o: DiffScanOptions, detector: Detector, stats: S
   };
 
   await new Promise<void>((resolveP, reject) => {
-    const child = spawn('git', diffCommand(o), { cwd: o.repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('git', diffCommand(o), { cwd: o.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let rest: Buffer | null = null;
     let err = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -175,7 +178,7 @@ export async function scanDiffs(o: DiffScanOptions, detector: Detector, stats: S
         const first = err.split('\n').find((l) => l.trim()) ?? `exit code ${code}`;
         // An empty repository has nothing to scan; anything else is a real failure.
         if (/does not have any commits yet|bad default revision 'HEAD'/.test(err)) return resolveP();
-        return reject(new ClariguardError(`git ${o.mode === 'staged' ? 'diff --cached' : 'log'} failed in ${o.repoRoot}: ${first}`, { exitCode: ExitCode.unavailable, code: 'git' }));
+        return reject(new ClariguardError(`git ${o.mode === 'staged' ? 'diff --cached' : 'log'} failed in ${o.cwd}: ${first}`, { exitCode: ExitCode.unavailable, code: 'git' }));
       }
       resolveP();
     });

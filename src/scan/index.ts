@@ -182,20 +182,33 @@ async function run(options: ScanOptions, wantKeyId: boolean): Promise<{ result: 
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   let findings: Finding[];
   if (options.history || options.staged) {
-    // Loaded while git answers where the repository is.
-    const [repoRoot, { scanDiffs }] = await Promise.all([p.repoRoot, import('./history.js')]);
-    if (!repoRoot) throw new UsageError(`--${options.history ? 'history' : 'staged'} needs a git repository (${p.cwd} is not in one)`);
-    const since = options.since ? verifyRevision(repoRoot, options.since) : undefined;
+    const { scanDiffs } = await import('./history.js');
+    const notARepository = (): UsageError => new UsageError(`--${options.history ? 'history' : 'staged'} needs a git repository (${p.cwd} is not in one)`);
+    // --since is checked first (it goes into git's command line); otherwise git starts in the cwd at once,
+    // not after the top-level lookup.
+    let since: string | undefined;
+    if (options.since) {
+      const root = await p.repoRoot;
+      if (!root) throw notARepository();
+      since = verifyRevision(root, options.since);
+    }
     const paths = (options.paths ?? []).map((x) => resolve(p.cwd, x));
     // History: the root-commit walk runs while git log walks the same commits (before --reverse output can
     // start). Staged (a pre-commit hook, usually clean): only once something is found.
     if (options.history) p.key().catch(() => undefined);
     else p.detector.onFirstFinding = () => void p.key().catch(() => undefined);
-    findings = await scanDiffs(
-      { repoRoot, mode: options.history ? 'history' : 'staged', since, paths, maxFileBytes, onProgress: options.onProgress },
+    const scanning = scanDiffs(
+      { cwd: p.cwd, mode: options.history ? 'history' : 'staged', since, paths, maxFileBytes, onProgress: options.onProgress },
       p.detector,
       p.stats,
     );
+    // Outside a repository git fails too; the usage error says why.
+    scanning.catch(() => undefined);
+    if (!(await p.repoRoot)) {
+      await scanning.catch(() => undefined);
+      throw notARepository();
+    }
+    findings = await scanning;
   } else {
     // The key lookup starts with the first finding (often while git grep still runs): a clean tree needs none.
     p.detector.onFirstFinding = () => void p.key().catch(() => undefined);
