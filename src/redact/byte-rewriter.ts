@@ -457,8 +457,13 @@ export class ByteRewriter extends ByteWalker {
     let h = FNV_OFFSET;
     let q = p + 1;
     for (;;) {
+      // Printable ASCII other than '"' and '\\' (most of a string): one table test per byte.
+      let c = 0;
+      while (q < end && PLAIN_ASCII[(c = b[q]!)] === 1) {
+        h = Math.imul(h ^ c, FNV_PRIME);
+        q++;
+      }
       if (q >= end) return -1;
-      const c = b[q]!;
       if (c === 0x22) break;
       if (c < 0x20) return -1;
       if (c >= 0x80) this.nonAscii = true;
@@ -550,6 +555,11 @@ export class ByteRewriter extends ByteWalker {
     return -1;
   }
 }
+
+/** 1 for printable ASCII other than '"' and '\\'. */
+const PLAIN_ASCII = new Uint8Array(256).fill(1, 0x20, 0x80);
+PLAIN_ASCII[0x22] = 0;
+PLAIN_ASCII[0x5c] = 0;
 
 const COMMA = Buffer.from(',');
 const TRUE = Buffer.from('true');

@@ -141,6 +141,9 @@ export class RosterWalker extends ByteWalker implements RecordRewriter {
 /** The closing quote of a string whose content starts at `p`; -1: not before `end`, or a raw control byte. */
 function strEnd(b: Buffer, p: number, end: number): number {
   while (p < end) {
+    // Bytes that need no look (most of a string) in one table test each.
+    while (p < end && STRING_BYTE[b[p]!] === 1) p++;
+    if (p >= end) return -1;
     const c = b[p]!;
     if (c === 0x22) return p;
     if (c === 0x5c) p += 2;
@@ -163,11 +166,14 @@ function rawAt(b: Buffer, s: number, e: number): number {
 /** The end of a number, true, false or null at b[p] (only its bytes are checked: the redaction pass validates). */
 function literalEnd(b: Buffer, p: number, end: number): number {
   let i = p;
-  while (i < end) {
-    const c = b[i]!;
-    // Bytes a number or a literal is made of.
-    if ((c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x2d || c === 0x2b || (c >= 0x61 && c <= 0x7a) || c === 0x45) i++;
-    else break;
-  }
+  while (i < end && LITERAL_BYTE[b[i]!] === 1) i++;
   return i === p || i >= end ? -1 : i;
 }
+
+/** 1 for a byte that is string content as it is: not '"', '\\' or a control byte. */
+const STRING_BYTE = new Uint8Array(256).fill(1, 0x20);
+STRING_BYTE[0x22] = 0;
+STRING_BYTE[0x5c] = 0;
+/** 1 for the bytes a number or true/false/null is made of. */
+const LITERAL_BYTE = new Uint8Array(256);
+for (const c of '0123456789.-+Eabcdefghijklmnopqrstuvwxyz') LITERAL_BYTE[c.charCodeAt(0)] = 1;
