@@ -48,7 +48,9 @@ export function diffCommand(o: Pick<DiffScanOptions, 'mode' | 'since' | 'paths'>
  * Only added lines: a secret is reported once, at the commit that added it (also when the file was
  * deleted later). The same secret in the same file is reported once, at its earliest commit.
  */
-export async function scanDiffs(o: DiffScanOptions, detector: Detector, stats: ScanStats): Promise<Finding[]> {
+export async function scanDiffs(o: DiffScanOptions, engine: Detector | Promise<Detector>, stats: ScanStats): Promise<Finding[]> {
+  // Set before any output is scanned (see the queue below).
+  let detector!: Detector;
   // By rule, file and secret (what the fingerprint, computed after the scan, is made of).
   const byIdentity = new Map<string, Finding>();
   const staged: Finding[] = [];
@@ -153,7 +155,29 @@ export async function scanDiffs(o: DiffScanOptions, detector: Detector, stats: S
     const child = spawn('git', diffCommand(o), { cwd: o.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let rest: Buffer | null = null;
     let err = '';
-    child.stdout.on('data', (chunk: Buffer) => {
+    // git may start before the engine is ready (the caller loads the rules while git walks the commits):
+    // its output waits in `queued` until then. A failure to get ready stops git.
+    let queued: Buffer[] | null = [];
+    const ready = Promise.resolve(engine).then((d) => {
+      detector = d;
+    });
+    ready.then(
+      () => {
+        const q = queued!;
+        queued = null;
+        try {
+          for (const c of q) onChunk(c);
+        } catch (e) {
+          child.kill();
+          reject(e);
+        }
+      },
+      (e) => {
+        child.kill();
+        reject(e);
+      },
+    );
+    const onChunk = (chunk: Buffer): void => {
       stats.bytes += chunk.length;
       o.onProgress?.(stats);
       const buf = rest ? Buffer.concat([rest, chunk]) : chunk;
@@ -166,12 +190,13 @@ export async function scanDiffs(o: DiffScanOptions, detector: Detector, stats: S
       }
       // Added lines were copied out; only the unfinished tail is kept.
       rest = start < buf.length ? Buffer.from(buf.subarray(start)) : null;
-    });
+    };
+    child.stdout.on('data', (chunk: Buffer) => (queued ? queued.push(chunk) : onChunk(chunk)));
     child.stderr.on('data', (c: Buffer) => {
       if (err.length < 4096) err += c.toString();
     });
     child.on('error', (e) => reject(new ClariguardError(`cannot run git: ${e.message}`, { exitCode: ExitCode.unavailable, code: 'git' })));
-    child.on('close', (code) => {
+    const onClose = (code: number | null): void => {
       if (rest) onLine(rest, 0, rest.length);
       flush();
       if (code !== 0) {
@@ -181,6 +206,19 @@ export async function scanDiffs(o: DiffScanOptions, detector: Detector, stats: S
         return reject(new ClariguardError(`git ${o.mode === 'staged' ? 'diff --cached' : 'log'} failed in ${o.cwd}: ${first}`, { exitCode: ExitCode.unavailable, code: 'git' }));
       }
       resolveP();
+    };
+    // After the queue is drained (`ready` settles first); nothing to finish when the engine failed.
+    child.on('close', (code) => {
+      ready.then(
+        () => {
+          try {
+            onClose(code);
+          } catch (e) {
+            reject(e);
+          }
+        },
+        () => undefined,
+      );
     });
   });
 

@@ -2,11 +2,13 @@ import { Option } from 'commander';
 import { UsageError } from '../../errors.js';
 import { ExitCode } from '../../errors.js';
 import { knownSecretPatterns, maskKnownSecrets } from '../../masking/registry.js';
-import { formatText, scanForReport, toJsonReport, toSarif, writeScanBaseline, type ScanOptions } from '../../scan/index.js';
-import { writeFileAtomicSync } from '../../util/atomic.js';
+// run.js, not index.js: the scan loads its modules as git needs them (see run.ts); the report formats and
+// the atomic writer load once the scan is done.
+import { scanForReport, writeScanBaseline } from '../../scan/run.js';
+import type { ScanOptions } from '../../scan/types.js';
 import { collect, type CliContext } from '../context.js';
 import { progressEnabled, say } from '../io.js';
-import type { ScanStats } from '../../scan/index.js';
+import type { ScanStats } from '../../scan/types.js';
 
 interface ScanCliOptions {
   history?: boolean;
@@ -93,6 +95,7 @@ Examples:
         if (options.onProgress) process.stderr.write('\r\x1b[2K');
       }
       const { result, rules } = scanned;
+      const { formatText, toJsonReport, toSarif } = await import('../../scan/format.js');
       const body =
         format === 'json'
           ? `${JSON.stringify(toJsonReport(result), null, 2)}\n`
@@ -102,6 +105,7 @@ Examples:
       // Findings hold only masked snippets; masking known values again is a second line of defence.
       const safe = maskReport(body);
       if (opts.output) {
+        const { writeFileAtomicSync } = await import('../../util/atomic.js');
         writeFileAtomicSync(opts.output, safe, 0o644);
         say(`${result.findings.length} finding${result.findings.length === 1 ? '' : 's'}; report written to ${opts.output}`);
       } else process.stdout.write(safe);
