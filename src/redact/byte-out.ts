@@ -90,6 +90,23 @@ export class ByteOut implements OutSink {
   }
 }
 
+/**
+ * A DataView of the whole memory a buffer lives in (kept while the next buffers share that memory, as the
+ * lines of one chunk do) and the buffer's offset in it: byte i of the buffer is view byte off + i.
+ */
+export class MemoryView {
+  view: DataView = new DataView(new ArrayBuffer(0));
+  off = 0;
+  private viewed: ArrayBufferLike | null = null;
+  see(b: Uint8Array): void {
+    if (b.buffer !== this.viewed) {
+      this.viewed = b.buffer;
+      this.view = new DataView(b.buffer);
+    }
+    this.off = b.byteOffset;
+  }
+}
+
 /** A DataView over exactly the bytes of `a` (index i of the view is a[i]). */
 export function viewOf(a: Uint8Array): DataView {
   return new DataView(a.buffer, a.byteOffset, a.byteLength);

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { ByteOut, viewOf } from './byte-out.js';
+import { ByteOut, MemoryView, viewOf } from './byte-out.js';
 import { FNV_OFFSET, FNV_PRIME, hashBytes, Slot, ValueTable } from './byte-table.js';
 import { addOtherCounts, otherCounts, otherCountsSince } from './count-delta.js';
 import { DROP, SAME, type PathNode, type RecordRedactor } from './engine.js';
@@ -84,18 +84,15 @@ interface MemberKey {
 export class ByteWalker {
   /** Newlines inside the last record read. */
   lines = 0;
-  // A DataView of the whole memory the input buffer lives in (so a new buffer over the same memory, such as
-  // each line of an NDJSON chunk, needs no new view) and the input's offset in it.
-  private viewed: ArrayBufferLike | null = null;
-  protected bView: DataView = new DataView(new ArrayBuffer(0));
+  // The input's memory (see MemoryView), copied to fields the hot loops read directly.
+  private readonly mem = new MemoryView();
+  protected bView: DataView = this.mem.view;
   protected bOff = 0;
 
   protected see(b: Buffer): void {
-    if (b.buffer !== this.viewed) {
-      this.viewed = b.buffer;
-      this.bView = new DataView(b.buffer);
-    }
-    this.bOff = b.byteOffset;
+    this.mem.see(b);
+    this.bView = this.mem.view;
+    this.bOff = this.mem.off;
   }
 
   /** After memberKey: the index after the key's closing quote. */
@@ -380,7 +377,7 @@ export class ByteRewriter extends ByteWalker {
     const t = (node.bytes ??= { table: new ValueTable(), order: [], misses: 0 }).table;
     const engine = this.engine;
     const remember = e - p <= MAX_REMEMBERED;
-    const i = remember ? t.find(b, p, e, this.h) : -1;
+    const i = remember ? t.findIn(this.bView, this.bOff + p, this.bOff + e, this.h) : -1;
     if (i >= 0 && t.current(i, engine.cacheEpoch, engine.roster.version)) {
       const a = t.slots;
       const rd = a[i + Slot.RuleDelta]!;

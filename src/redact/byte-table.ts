@@ -79,35 +79,9 @@ export class ValueTable {
   private hits = 0;
   private inserts = 0;
 
-  /** The slot holding b[s, e), or -1. */
-  find(b: Uint8Array, s: number, e: number, h: number): number {
-    if (this.off) return -1;
-    const n = e - s;
-    const a = this.slots;
-    const mask = this.mask;
-    for (let i = h & mask; ; i = (i + 1) & mask) {
-      const slot = i * STRIDE;
-      const len = a[slot + Slot.KeyLen]!;
-      if (len === 0) return -1;
-      if (len === n && a[slot + Slot.Hash] === h) {
-        const ar = this.arena;
-        let k = a[slot + Slot.KeyOff]!;
-        let j = s;
-        while (j < e && ar[k] === b[j]) {
-          k++;
-          j++;
-        }
-        if (j === e) {
-          this.hits++;
-          return slot;
-        }
-      }
-    }
-  }
-
   /**
-   * find() for the bytes [s, e) of the memory `src` views (see viewOf), comparing four bytes at a time. For
-   * callers that hash with hashView: any hash works, as long as one table always gets the same one.
+   * The slot holding the bytes [s, e) of the memory `src` views (see MemoryView), or -1; keys are compared four
+   * bytes at a time. Any hash of the bytes works (hashBytes, hashView) as long as a table always gets the same.
    */
   findIn(src: DataView, s: number, e: number, h: number): number {
     if (this.off) return -1;

@@ -1,4 +1,4 @@
-import { ByteOut } from './byte-out.js';
+import { ByteOut, MemoryView } from './byte-out.js';
 import { dependsOnRoster, MAX_REMEMBERED } from './byte-rewriter.js';
 import { hashView, Slot, ValueTable } from './byte-table.js';
 import { addOtherCounts, otherCounts, otherCountsSince } from './count-delta.js';
@@ -45,10 +45,8 @@ export class CsvRowRewriter {
   /** Per column: the table slot of the last value, and the table's generation then. */
   private readonly last: Int32Array;
   private readonly lastGen: Int32Array;
-  // A DataView of the memory the input buffer lives in, for ByteOut#copy, and the input's offset in it.
-  private viewed: ArrayBufferLike | null = null;
-  private view: DataView = new DataView(new ArrayBuffer(0));
-  private viewOff = 0;
+  /** The input's memory, for ByteOut#copy and the tables. */
+  private readonly mem = new MemoryView();
 
   constructor(
     private readonly engine: RecordRedactor,
@@ -71,13 +69,9 @@ export class CsvRowRewriter {
   row(b: Buffer, bounds: Int32Array, where: CsvRowLocation, out: ByteOut): void {
     const engine = this.engine;
     engine.report.rows++;
-    if (b.buffer !== this.viewed) {
-      this.viewed = b.buffer;
-      this.view = new DataView(b.buffer);
-    }
-    this.viewOff = b.byteOffset;
-    const view = this.view;
-    const off = this.viewOff;
+    this.mem.see(b);
+    const view = this.mem.view;
+    const off = this.mem.off;
     const epoch = engine.cacheEpoch;
     const mode = this.mode;
     const written = this.written;
@@ -179,6 +173,6 @@ export class CsvRowRewriter {
   }
 
   private source(w: ByteOut, s: number, e: number): void {
-    w.copy(this.view, this.viewOff + s, this.viewOff + e);
+    w.copy(this.mem.view, this.mem.off + s, this.mem.off + e);
   }
 }

@@ -1,5 +1,6 @@
 import { InputError } from '../errors.js';
-import { hashBytes, Slot, ValueTable } from './byte-table.js';
+import { hashView, Slot, ValueTable } from './byte-table.js';
+import { MemoryView } from './byte-out.js';
 
 // A byte-level RFC 4180 record splitter, used instead of csv-parse on the redaction hot path: csv-parse
 // manages ~10 MB per CPU-second, and redaction parses the file twice (roster pre-pass + real pass). This one
@@ -185,8 +186,11 @@ export class CsvSplitter {
     // find it by a hash already computed.
     const col = (this.columns[idx] ??= { table: new ValueTable(), strings: [], generation: 0 });
     const t = col.table;
-    const h = hashBytes(b, s, e);
-    const i = t.find(b, s, e, h);
+    this.mem.see(b);
+    const from = this.mem.off + s;
+    const to = this.mem.off + e;
+    const h = hashView(this.mem.view, from, to);
+    const i = t.findIn(this.mem.view, from, to, h);
     if (i >= 0 && col.generation === t.generation) return col.strings[t.slots[i + Slot.OutOff]!]!;
     const v = utf8(b, s, e);
     if (i >= 0) return v;
@@ -202,6 +206,7 @@ export class CsvSplitter {
     return v;
   }
 
+  private readonly mem = new MemoryView();
   /** Per column: decoded values by their bytes (see decode). */
   private readonly columns: { table: ValueTable; strings: string[]; generation: number }[] = [];
 

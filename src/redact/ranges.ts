@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { readSync } from 'node:fs';
 import { CsvSplitter, unquote, utf8, type CsvDialect, type RawRowHandler } from './csv-splitter.js';
 import { hashView, ValueTable } from './byte-table.js';
+import { MemoryView } from './byte-out.js';
 import { DROP, type RecordRedactor } from './engine.js';
 import { NdjsonSplitter, Utf8Validator, type RedactFormat } from './formats.js';
 import { JsonScanner, parseJsonSlice, type ScanResume } from './json-scanner.js';
@@ -103,14 +104,10 @@ function rosterColumns(engine: RecordRedactor, header: string[], rosterIdx: numb
   const seen = rosterIdx.map(() => new ValueTable());
   // Per roster column, the slot of the last value: rows of one person follow each other.
   const last = rosterIdx.map(() => -1);
-  let viewed: ArrayBufferLike | null = null;
-  let view: DataView = new DataView(new ArrayBuffer(0));
+  const mem = new MemoryView();
   return (b, bounds) => {
-    if (b.buffer !== viewed) {
-      viewed = b.buffer;
-      view = new DataView(b.buffer);
-    }
-    const off = b.byteOffset;
+    mem.see(b);
+    const { view, off } = mem;
     for (let k = 0; k < rosterIdx.length; k++) {
       const i = rosterIdx[k]!;
       const s = off + bounds[2 * i]!;

@@ -58,7 +58,7 @@ export class RosterWalker extends ByteWalker implements RecordRewriter {
           if (q > p + 1 && rawAt(b, p + 1, q) < 0) {
             const seen = ((node.bytes ??= { table: new ValueTable(), order: [], misses: 0 }).seen ??= new ValueTable());
             const h = hashBytes(b, p + 1, q);
-            if (seen.find(b, p + 1, q, h) < 0) {
+            if (seen.findIn(this.bView, this.bOff + p + 1, this.bOff + q, h) < 0) {
               let v = b.toString('utf8', p + 1, q);
               if (v.indexOf('\\') >= 0) {
                 try {
