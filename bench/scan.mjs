@@ -18,6 +18,8 @@ const GS_TIMEOUT_S = Number(process.env.BENCH_SCAN_GS_TIMEOUT ?? 180);
 const { scan } = await import(join(ROOT, 'dist', 'scan', 'index.js'));
 const { diffCommand } = await import(join(ROOT, 'dist', 'scan', 'history.js'));
 const { SecretValue } = await import(join(ROOT, 'dist', 'secrets', 'value.js'));
+const { grepCommand, prefilterPatterns } = await import(join(ROOT, 'dist', 'scan', 'prefilter.js'));
+const { DEFAULT_RULES, knownTokenRule } = await import(join(ROOT, 'dist', 'scan', 'rules', 'index.js'));
 
 const gitEnv = { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' };
 
@@ -238,6 +240,14 @@ results.cliTree = await best(RUNS, () => timeCmd(process.execPath, [BIN, 'scan',
 t = performance.now();
 const libTree = await scan({ cwd: REPO, known: [new SecretValue(known)] });
 results.libTreeMs = performance.now() - t;
+// What the work-tree CLI cannot go below: Node's own start-up, and the git grep pre-filter it runs (the same
+// command and patterns; from a file here instead of stdin).
+results.nodeBoot = await best(RUNS, () => timeCmd(process.execPath, ['-e', '0']));
+const patternFile = join(WORK, 'prefilter-patterns.txt');
+writeFileSync(patternFile, `${prefilterPatterns([knownTokenRule([known]), ...DEFAULT_RULES]).join('\n')}\n`);
+const grepArgs = grepCommand([REPO]).map((a) => (a === '-' ? patternFile : a));
+const grepEnv = { ...gitEnv, LC_ALL: 'C' };
+results.grepAlone = await best(RUNS, () => timeCmd('git', grepArgs, { env: grepEnv }));
 
 // CPU time (user + system, the process and its children): what the run costs whatever else the machine does.
 console.log('measuring CPU time ...');
@@ -245,6 +255,8 @@ const cliArgs = [BIN, 'scan', '--format', 'json', '--known', 'env:CLARI_BENCH_KN
 results.cpuFloor = cpuOf(RUNS, 'git', ['log', '-p', '--all']);
 results.cpuCliHistory = cpuOf(RUNS, process.execPath, [...cliArgs, '--history'], knownEnv);
 results.cpuCliTree = cpuOf(RUNS, process.execPath, cliArgs, knownEnv);
+results.cpuNodeBoot = cpuOf(RUNS, process.execPath, ['-e', '0']);
+results.cpuGrepAlone = cpuOf(RUNS, 'git', grepArgs, grepEnv);
 
 // git-secrets.
 const haveGs = ensureGitSecrets();
@@ -278,6 +290,7 @@ console.log(`  clariguard scan (CLI)                       ${fmt(results.cliTree
 console.log(`  scan() in-process                           ${fmt(results.libTreeMs)}`);
 if (haveGs) console.log(`  git secrets --scan                          ${fmt(results.gsTree.ms)}  -> clariguard CLI is ${ratio(results.gsTree.ms, results.cliTree.ms)} as fast (target > 1x)`);
 console.log(`  CPU (user+system, with children): clariguard CLI ${fmt(results.cpuCliTree)}${haveGs ? `, git secrets --scan ${fmt(results.cpuGsTree)}` : ''}`);
+console.log(`  floors of the CLI: node -e 0 ${fmt(results.nodeBoot.ms)} (CPU ${fmt(results.cpuNodeBoot)}), the git grep pre-filter alone ${fmt(results.grepAlone.ms)} (CPU ${fmt(results.cpuGrepAlone)})`);
 console.log('quality on the corpus (%d positives, %d decoys)', cases.reduce((n, c) => n + c.secrets.length, 0), cases.filter((c) => !c.secrets.length).length);
 console.log(`  clariguard work tree: precision ${pct(qTree.precision)}, recall ${pct(qTree.recall)} (tp ${qTree.tp}, fp ${qTree.fp}, fn ${qTree.fn})  (targets: precision >= 95%, recall 100%)`);
 console.log(`  clariguard history:   precision ${pct(qHist.precision)}, recall ${pct(qHist.recall)} (tp ${qHist.tp}, fp ${qHist.fp}, fn ${qHist.fn})`);
