@@ -274,6 +274,26 @@ describe('history', () => {
     expect(s.wrong).toEqual([]);
   });
 
+  it('from a subdirectory (even with diff.relative set) scans the whole history; a baseline drops every occurrence', async () => {
+    initRepo(dir);
+    writeFiles(dir, { '.env': `CLARI_API_KEY=${T1}\n`, 'etl/client.py': `clari_token = "${T2}"\n` });
+    const c1 = commitAll(dir, 'add', '2026-01-01T00:00:00Z');
+    writeFiles(dir, { 'etl/client.py': `clari_token = "${T2}"  # prod\n` });
+    commitAll(dir, 'edit', '2026-01-02T00:00:00Z');
+    git(dir, 'config', 'diff.relative', 'true');
+    const fromRoot = await scan({ cwd: dir, history: true });
+    const fromSub = await scan({ cwd: join(dir, 'etl'), history: true });
+    expect(fromSub.findings.map((f) => [f.file, f.commit, f.fingerprint])).toEqual(fromRoot.findings.map((f) => [f.file, c1, f.fingerprint]));
+    expect(fromRoot.findings.map((f) => f.file)).toEqual(['.env', 'etl/client.py']);
+    // The baseline lists T2's fingerprint: both commits that added a line holding it are counted.
+    writeFileSync(join(dir, 'report.json'), JSON.stringify({ findings: fromRoot.findings.filter((f) => f.file === 'etl/client.py') }));
+    const r = await scan({ cwd: dir, history: true, baseline: 'report.json' });
+    expect(r.findings.map((f) => f.file)).toEqual(['.env']);
+    expect(r.stats.skipped.baselined).toBe(2);
+    // A rules file that cannot be read stops git, which has already started.
+    await expect(scan({ cwd: dir, history: true, rules: 'missing.yaml' })).rejects.toMatchObject({ exitCode: 78 });
+  });
+
   it('needs a repository; an empty repository is clean', async () => {
     await expect(scan({ cwd: dir, history: true })).rejects.toMatchObject({ exitCode: 2 });
     initRepo(dir);
