@@ -114,8 +114,6 @@ export class ByteWalker {
       else if (c === 0x0a) {
         this.lines++;
         p++;
-        // Indentation after a line break, four spaces at a time.
-        while (p + 4 <= end && this.bView.getUint32(this.bOff + p) === 0x20202020) p += 4;
       } else if (c === 0x0d || c === 0x09) p++;
       else break;
     }

@@ -52,7 +52,7 @@ export class RosterWalker extends ByteWalker implements RecordRewriter {
       if (rule !== null && rule.roster === true) {
         if (c === 0x7b || c === 0x5b) return LEAVE;
         if (c === 0x22) {
-          const q = strEnd(b, this.bView, this.bOff, p + 1, end);
+          const q = strEnd(b, p + 1, end);
           if (q < 0) return CUT;
           // An empty value or one with a raw '@' (an email) never enters the roster (see collectUnder).
           if (q > p + 1 && rawAt(b, p + 1, q) < 0) {
@@ -77,7 +77,7 @@ export class RosterWalker extends ByteWalker implements RecordRewriter {
           if (p < 0) return CUT;
         }
       } else if (c === 0x22) {
-        const q = strEnd(b, this.bView, this.bOff, p + 1, end);
+        const q = strEnd(b, p + 1, end);
         if (q < 0) return CUT;
         p = q + 1;
       } else if (c === 0x7b || c === 0x5b) {
@@ -121,7 +121,7 @@ export class RosterWalker extends ByteWalker implements RecordRewriter {
     while (i < end) {
       const c = b[i]!;
       if (c === 0x22) {
-        const q = strEnd(b, this.bView, this.bOff, i + 1, end);
+        const q = strEnd(b, i + 1, end);
         if (q < 0) return -1;
         i = q + 1;
         continue;
@@ -138,20 +138,8 @@ export class RosterWalker extends ByteWalker implements RecordRewriter {
   }
 }
 
-/**
- * The closing quote of a string whose content starts at `p`; -1: not before `end`, or a raw control byte. Four
- * bytes at a time (read through `v`, the view of b's memory at `off`) while none is a quote, a backslash or a
- * control byte: the has-zero-byte test on the word xor'ed with each, and has-byte-below-0x20.
- */
-function strEnd(b: Buffer, v: DataView, off: number, p: number, end: number): number {
-  const e4 = end - 3;
-  while (p < e4) {
-    const w = v.getUint32(off + p, true);
-    const q = w ^ 0x22222222;
-    const s = w ^ 0x5c5c5c5c;
-    if ((((q - 0x01010101) & ~q) | ((s - 0x01010101) & ~s) | ((w - 0x20202020) & ~w)) & 0x80808080) break;
-    p += 4;
-  }
+/** The closing quote of a string whose content starts at `p`; -1: not before `end`, or a raw control byte. */
+function strEnd(b: Buffer, p: number, end: number): number {
   while (p < end) {
     // Bytes that need no look (most of a string) in one table test each.
     while (p < end && STRING_BYTE[b[p]!] === 1) p++;
