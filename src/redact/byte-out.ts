@@ -98,7 +98,11 @@ export class MemoryView {
   view: DataView = new DataView(new ArrayBuffer(0));
   off = 0;
   private viewed: ArrayBufferLike | null = null;
+  private last: Uint8Array | null = null;
   see(b: Uint8Array): void {
+    // Records of one chunk come in the same buffer: no `.buffer` lookup (a runtime call) for each.
+    if (b === this.last) return;
+    this.last = b;
     if (b.buffer !== this.viewed) {
       this.viewed = b.buffer;
       this.view = new DataView(b.buffer);
