@@ -102,6 +102,12 @@ export function writeFileAtomicSync(target: string, data: Uint8Array | string, m
 /** Bytes written between two early fdatasyncs of a big output. */
 const SYNC_EVERY = 32 << 20;
 
+/** Writes all of `b` at the fd's position (a short write continues where it stopped). */
+function writeAll(fd: number, b: Uint8Array): void {
+  let off = 0;
+  while (off < b.length) off += writeSync(fd, b, off, b.length - off);
+}
+
 export class AtomicFileWriter extends Writable {
   readonly target: string;
   readonly tempPath: string;
@@ -128,14 +134,30 @@ export class AtomicFileWriter extends Writable {
     );
   }
 
+  // Writes are synchronous, as process.stdout's are for a file: a write into the page cache takes well under a
+  // millisecond per MiB, and going through the thread pool and a promise per chunk cost more than that (a
+  // one-thread redaction of 274 MB took ~1 s longer with --out than with stdout redirected to a file).
+  // Durability comes from the fdatasync calls, which do run in the thread pool.
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.handle!.write(chunk).then(() => this.wrote(chunk.length, cb), cb);
+    try {
+      writeAll(this.handle!.fd, chunk);
+    } catch (e) {
+      return cb(e as Error);
+    }
+    this.wrote(chunk.length, cb);
   }
 
   override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
     let n = 0;
-    for (const c of chunks) n += c.chunk.length;
-    this.handle!.writev(chunks.map((c) => c.chunk)).then(() => this.wrote(n, cb), cb);
+    try {
+      for (const c of chunks) {
+        writeAll(this.handle!.fd, c.chunk);
+        n += c.chunk.length;
+      }
+    } catch (e) {
+      return cb(e as Error);
+    }
+    this.wrote(n, cb);
   }
 
   // A big output is flushed to disk while it is being written (one fdatasync in flight at a time, every
