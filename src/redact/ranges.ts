@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import { InputError } from '../errors.js';
 import { readSync } from 'node:fs';
 import { CsvSplitter, unquote, utf8, type CsvDialect, type RawRowHandler } from './csv-splitter.js';
 import { hashView, ValueTable } from './byte-table.js';
@@ -67,7 +68,7 @@ export function rosterScanner(engine: RecordRedactor, format: RedactFormat, star
       splitter.resumeAt(start.base, start.csv.dialect);
       useHeader(start.csv.header);
     }
-    return csvScanner(splitter, new Utf8Validator(file, start?.base ?? 0));
+    return quietOnBadInput(csvScanner(splitter, new Utf8Validator(file, start?.base ?? 0)));
   }
   // JSON/NDJSON: the structural scan of the real pass, but only the roster fields are looked at.
   const collect = (section: string | null, value: unknown, single = false): void => engine.collectRoster(value, section, single);
@@ -97,12 +98,39 @@ export function rosterScanner(engine: RecordRedactor, format: RedactFormat, star
 }
 
 /**
+ * The CSV roster scan reads records only up to the last roster column (see CsvSplitter#skipRest), so on a
+ * malformed file it can meet an error later in the file than the first one, or none. Bad input therefore ends
+ * it quietly (and a range so ended is never a confirmed record boundary): the redaction pass reads every byte in
+ * order and names the first error, the same one whether the file is read by one thread or in ranges.
+ */
+function quietOnBadInput(s: RangeScanner): RangeScanner {
+  let failed = false;
+  const guard = (step: () => void): void => {
+    if (failed) return;
+    try {
+      step();
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      failed = true;
+    }
+  };
+  return {
+    push: (b) => guard(() => s.push(b)),
+    end: () => guard(() => s.end()),
+    atRecordBoundary: (section) => !failed && s.atRecordBoundary(section),
+    get lineNo() {
+      return s.lineNo;
+    },
+  };
+}
+
+/**
  * The roster pre-pass's raw-row handler for CSV: the values of the roster columns, each distinct one (by its
  * bytes) collected once, as collectRoster would collect them from the row object.
  */
 function rosterColumns(engine: RecordRedactor, header: string[], rosterIdx: number[]): RawRowHandler {
   const seen = rosterIdx.map(() => new ValueTable());
-  // Per roster column, the slot of the last value: rows of one person follow each other.
+  // Per roster column, the slot of the last value: one person's rows often follow each other.
   const last = rosterIdx.map(() => -1);
   const mem = new MemoryView();
   return (b, bounds) => {

@@ -303,6 +303,34 @@ describe('clariguard redact with worker threads on bad CSV', () => {
   });
 });
 
+describe('clariguard redact on CSV with two errors', () => {
+  it('names the first one, with and without worker threads, although the roster pre-pass reads only the roster columns', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const env = isolatedEnv(dir, { CG_KEY: canary('cgkey2') });
+      const rows = Array.from({ length: 3000 }, (_, k) => ({ owner: k % NAMES.length, mention: '', amount: k }));
+      const file = join(dir, 'two.csv');
+      const lines = csvDoc(rows, false).split('\n');
+      // First two quotes in a column the pre-pass skips (the quote parity it follows flips, then flips back),
+      // then one in the User column, which the pre-pass reads, in the second thread's half.
+      lines[100] = lines[100]!.replace('Forecast Value', 'Forecast "Value');
+      lines[200] = lines[200]!.replace('Forecast Value', 'Forecast "Value');
+      lines[2700] = lines[2700]!.replace(/^[^,]+/, 'Bad"Name');
+      writeFileSync(file, lines.join('\n'));
+      const args = ['redact', '--in', file, '--out', join(dir, 'out.csv'), '--key', 'env:CG_KEY'];
+      const par = await runCli(args, { env: { ...env, CLARIGUARD_REDACT_THREADS: '2' } });
+      const one = await runCli(args, { env: { ...env, CLARIGUARD_REDACT_THREADS: '0' } });
+      expect(one.code).toBe(65);
+      expect(one.stderr).toMatch(/two\.csv \(line 101, byte offset \d+\): malformed CSV: a quote inside an unquoted field/);
+      expect(par.code).toBe(65);
+      expect(par.stderr).toBe(one.stderr);
+      expect(readdirSync(dir).filter((f) => f !== 'clariguard')).toEqual(['two.csv']);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
 describe('the roster pre-pass reads flat records without decoding them', () => {
   it('finds exactly the names the member walk finds, in order, with the roster walker (escaped keys, duplicates, nested decoys, arrays, escapes)', async () => {
     const { RecordRedactor } = await import('../../src/redact/engine.js');
