@@ -1,12 +1,11 @@
-import { Readable, Writable } from 'node:stream';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { InputError } from '../../src/errors.js';
 import { ByteOut } from '../../src/redact/byte-out.js';
 import { ByteResult } from '../../src/redact/byte-rewriter.js';
 import { DROP, RecordRedactor } from '../../src/redact/engine.js';
-import { parsePolicy, redactStream, type Policy } from '../../src/redact/index.js';
+import { parsePolicy, type Policy } from '../../src/redact/index.js';
 import { canary, expectNoLeak } from '../helpers/canary.js';
+import { streamRun as runStream } from '../helpers/redact-stream.js';
 
 // The byte path (flat records redacted on their bytes, each value's outcome remembered by its bytes) must
 // give exactly what the text path gives: the same output bytes, the same counts, and the same records refused
@@ -195,34 +194,8 @@ describe('free text seen before', () => {
 
 // Whole documents through the stream, cut into chunks at random: records cut by a chunk's end are read again
 // whole, and their partial counts are taken back.
-async function streamRun(doc: string, chunks: number[], policy: Policy, textOnly: boolean, format: 'json' | 'ndjson' = 'json') {
-  if (textOnly) process.env.CLARIGUARD_REDACT_TEXT = '1';
-  try {
-    const parts: Buffer[] = [];
-    const bytes = Buffer.from(doc);
-    const pieces: Buffer[] = [];
-    let at = 0;
-    for (const c of chunks) {
-      if (at >= bytes.length) break;
-      pieces.push(bytes.subarray(at, Math.min(bytes.length, at + c)));
-      at += c;
-    }
-    if (at < bytes.length) pieces.push(bytes.subarray(at));
-    const out = new Writable({
-      write(c: Buffer, _e, cb) {
-        parts.push(c);
-        cb();
-      },
-    });
-    const report = await redactStream(Readable.from(pieces), out, { key: KEY, policy, format, sourceName: 'doc.json' });
-    return { text: Buffer.concat(parts).toString('utf8'), report: { rows: report.rows, rules: report.rules, detectors: report.detectors, unknownFields: report.unknownFields } };
-  } catch (err) {
-    if (!(err instanceof InputError)) throw err;
-    return { error: err.message };
-  } finally {
-    delete process.env.CLARIGUARD_REDACT_TEXT;
-  }
-}
+const streamRun = (doc: string, chunks: number[], policy: Policy, textOnly: boolean, format: 'json' | 'ndjson' = 'json') =>
+  runStream(doc, chunks, { key: KEY, policy, format, sourceName: 'doc.json', textOnly });
 
 describe('byte path inside the structural scan', () => {
   afterEach(() => {

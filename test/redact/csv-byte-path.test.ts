@@ -1,11 +1,11 @@
-import { Readable, Writable } from 'node:stream';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
 import { RecordRedactor } from '../../src/redact/engine.js';
-import { parsePolicy, redactStream, type Policy } from '../../src/redact/index.js';
+import { parsePolicy, type Policy } from '../../src/redact/index.js';
 import { rosterScanner } from '../../src/redact/ranges.js';
 import { canary, expectNoLeak } from '../helpers/canary.js';
+import { pieces, streamRun } from '../helpers/redact-stream.js';
 
 // The CSV byte path (rows handed over as raw field bounds, each field's outcome remembered by its bytes per
 // column, kept fields copied) must give exactly what the string path gives: the same output bytes, the same
@@ -89,37 +89,7 @@ function csvText(d: Doc): string {
   return lines.join(d.nl) + (d.trailingNl ? d.nl : '');
 }
 
-function pieces(doc: Buffer, chunks: number[]): Buffer[] {
-  const out: Buffer[] = [];
-  let at = 0;
-  for (const c of chunks) {
-    if (at >= doc.length) break;
-    out.push(doc.subarray(at, Math.min(doc.length, at + c)));
-    at += c;
-  }
-  if (at < doc.length) out.push(doc.subarray(at));
-  return out;
-}
-
-async function run(doc: string, chunks: number[], policy: Policy, textOnly: boolean) {
-  if (textOnly) process.env.CLARIGUARD_REDACT_TEXT = '1';
-  try {
-    const parts: Buffer[] = [];
-    const out = new Writable({
-      write(c: Buffer, _e, cb) {
-        parts.push(c);
-        cb();
-      },
-    });
-    const report = await redactStream(Readable.from(pieces(Buffer.from(doc), chunks)), out, { key: KEY, policy, format: 'csv', sourceName: 'doc.csv' });
-    return { text: Buffer.concat(parts).toString('utf8'), report: { rows: report.rows, rules: report.rules, detectors: report.detectors, unknownFields: report.unknownFields } };
-  } catch (err) {
-    if (!(err instanceof InputError)) throw err;
-    return { error: err.message };
-  } finally {
-    delete process.env.CLARIGUARD_REDACT_TEXT;
-  }
-}
+const run = (doc: string, chunks: number[], policy: Policy, textOnly: boolean) => streamRun(doc, chunks, { key: KEY, policy, format: 'csv', sourceName: 'doc.csv', textOnly });
 
 function rosterOf(doc: string, chunks: number[], policy: Policy, textOnly: boolean): string[] | { error: string } {
   if (textOnly) process.env.CLARIGUARD_REDACT_TEXT = '1';
