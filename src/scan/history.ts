@@ -32,10 +32,9 @@ export function diffCommand(o: Pick<DiffScanOptions, 'mode' | 'since' | 'paths'>
     '-p',
     ...diffOpts,
     '--full-history',
-    // Oldest first: the big commits (an initial import) usually come first, so their scanning overlaps with
-    // git producing the rest, instead of running after git has finished; and the first finding of a secret
-    // is its earliest.
-    '--reverse',
+    // Newest first, git's own order: --reverse made git ~0.2 s slower on the bench history (~1 s), and the
+    // whole CLI run ~0.15 s slower, although it let the big initial commit be scanned while git produced the
+    // rest. The earliest commit that added a secret is kept below (the last listed among equal dates).
     '--format=%x01%H%x02%aI%x02%an <%ae>',
     '--all',
     ...(o.since ? [`^${o.since}`] : []),
@@ -78,10 +77,11 @@ export async function scanDiffs(o: DiffScanOptions, engine: Detector | Promise<D
               staged.push(f);
               continue;
             }
-            // Earliest author date wins; on a tie, the commit git listed first (oldest in topological order).
+            // Earliest author date wins; on a tie, the commit git lists last (git lists newest first, so the
+            // oldest in topological order).
             const id = detector.identityOf(f);
             const prev = byIdentity.get(id);
-            if (!prev || Date.parse(f.date ?? '') < Date.parse(prev.date ?? '')) byIdentity.set(id, f);
+            if (!prev || Date.parse(f.date ?? '') <= Date.parse(prev.date ?? '')) byIdentity.set(id, f);
           }
         }
       }

@@ -210,8 +210,8 @@ async function run(options: ScanOptions, wantKeyId: boolean): Promise<{ result: 
       detectorFailed(e); // stops git
       throw e;
     }
-    // History: the root-commit walk runs while git log walks the same commits (before --reverse output can
-    // start). Staged (a pre-commit hook, usually clean): only once something is found.
+    // History: the root-commit walk runs alongside git log (the scan leaves a core part idle while git
+    // produces the diffs). Staged (a pre-commit hook, usually clean): only once something is found.
     if (options.history) p.key().catch(() => undefined);
     else p.detector.onFirstFinding = () => void p.key().catch(() => undefined);
     detectorReady(p.detector);
