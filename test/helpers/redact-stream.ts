@@ -1,6 +1,6 @@
 import { Readable, Writable } from 'node:stream';
 import { InputError } from '../../src/errors.js';
-import { redactStream, type Policy, type RedactFormat } from '../../src/redact/index.js';
+import { parsePolicy, redactStream, type Policy, type RedactFormat } from '../../src/redact/index.js';
 
 /** `doc` cut into pieces of the given sizes (the rest in one last piece). */
 export function pieces(doc: Buffer, chunks: number[]): Buffer[] {
@@ -37,4 +37,39 @@ export async function streamRun(doc: string, chunks: number[], o: { key: Buffer;
   } finally {
     delete process.env.CLARIGUARD_REDACT_TEXT;
   }
+}
+
+/** The field names everyActionPolicy() puts a rule on, one per action (and as: form). */
+export interface EveryActionFields {
+  name: string;
+  email: string;
+  phone: string;
+  id: string;
+  auto: string;
+  round: string;
+  bucket: string;
+  drop: string;
+  mask: string;
+  freeText: string;
+  keep: string;
+}
+
+/** A policy with one rule of every action on the given fields (name and email feed the roster). */
+export function everyActionPolicy(unknownFields: 'keep' | 'drop', f: EveryActionFields): Policy {
+  return parsePolicy({
+    unknownFields,
+    rules: [
+      { path: f.name, action: 'pseudonymize', as: 'name', roster: true },
+      { path: f.email, action: 'pseudonymize-email', roster: true },
+      { path: f.phone, action: 'pseudonymize', as: 'phone' },
+      { path: f.id, action: 'pseudonymize', as: 'id' },
+      { path: f.auto, action: 'pseudonymize', as: 'auto' },
+      { path: f.round, action: 'round', to: 1000 },
+      { path: f.bucket, action: 'bucket', buckets: [0, 100, 1000] },
+      { path: f.drop, action: 'drop' },
+      { path: f.mask, action: 'mask', with: '***' },
+      { path: f.freeText, action: 'keep', freeText: true },
+      { path: f.keep, action: 'keep' },
+    ],
+  });
 }

@@ -5,7 +5,7 @@ import { ByteResult } from '../../src/redact/byte-rewriter.js';
 import { DROP, RecordRedactor } from '../../src/redact/engine.js';
 import { parsePolicy, type Policy } from '../../src/redact/index.js';
 import { canary, expectNoLeak } from '../helpers/canary.js';
-import { streamRun as runStream } from '../helpers/redact-stream.js';
+import { everyActionPolicy, streamRun as runStream } from '../helpers/redact-stream.js';
 
 // The byte path (flat records redacted on their bytes, each value's outcome remembered by its bytes) must
 // give exactly what the text path gives: the same output bytes, the same counts, and the same records refused
@@ -14,25 +14,10 @@ import { streamRun as runStream } from '../helpers/redact-stream.js';
 
 const KEY = Buffer.alloc(32, 9);
 
-const policyOf = (unknownFields: 'keep' | 'drop'): Policy =>
-  parsePolicy({
-    unknownFields,
-    rules: [
-      { path: 'name', action: 'pseudonymize', as: 'name', roster: true },
-      { path: 'email', action: 'pseudonymize-email', roster: true },
-      { path: 'ph', action: 'pseudonymize', as: 'phone' },
-      { path: 'id', action: 'pseudonymize', as: 'id' },
-      { path: 'auto', action: 'pseudonymize', as: 'auto' },
-      { path: 'amt', action: 'round', to: 1000 },
-      { path: 'bk', action: 'bucket', buckets: [0, 100, 1000] },
-      { path: 'secret', action: 'drop' },
-      { path: 'msk', action: 'mask', with: '***' },
-      { path: 'note', action: 'keep', freeText: true },
-      { path: 'k', action: 'keep' },
-    ],
-  });
+const FIELDS = { name: 'name', email: 'email', phone: 'ph', id: 'id', auto: 'auto', round: 'amt', bucket: 'bk', drop: 'secret', mask: 'msk', freeText: 'note', keep: 'k' };
+const policyOf = (unknownFields: 'keep' | 'drop'): Policy => everyActionPolicy(unknownFields, FIELDS);
 
-const KEYS = ['name', 'email', 'ph', 'id', 'auto', 'amt', 'bk', 'secret', 'msk', 'note', 'k', 'other', 'ünï'];
+const KEYS = [...Object.values(FIELDS), 'other', 'ünï'];
 // Values as JSON text, valid and not.
 const STRINGS = [
   '"Ana Silva"',

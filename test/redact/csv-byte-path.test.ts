@@ -2,10 +2,10 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
 import { RecordRedactor } from '../../src/redact/engine.js';
-import { parsePolicy, type Policy } from '../../src/redact/index.js';
+import type { Policy } from '../../src/redact/index.js';
 import { rosterScanner } from '../../src/redact/ranges.js';
 import { canary, expectNoLeak } from '../helpers/canary.js';
-import { pieces, streamRun } from '../helpers/redact-stream.js';
+import { everyActionPolicy, pieces, streamRun } from '../helpers/redact-stream.js';
 
 // The CSV byte path (rows handed over as raw field bounds, each field's outcome remembered by its bytes per
 // column, kept fields copied) must give exactly what the string path gives: the same output bytes, the same
@@ -14,25 +14,22 @@ import { pieces, streamRun } from '../helpers/redact-stream.js';
 
 const KEY = Buffer.alloc(32, 5);
 
-const policyOf = (unknownFields: 'keep' | 'drop'): Policy =>
-  parsePolicy({
-    unknownFields,
-    rules: [
-      { path: 'User', action: 'pseudonymize', as: 'name', roster: true },
-      { path: 'Email', action: 'pseudonymize-email', roster: true },
-      { path: 'Phone', action: 'pseudonymize', as: 'phone' },
-      { path: 'CRM User ID', action: 'pseudonymize', as: 'id' },
-      { path: 'Auto', action: 'pseudonymize', as: 'auto' },
-      { path: 'Amount', action: 'round', to: 1000 },
-      { path: 'Bucket', action: 'bucket', buckets: [0, 100, 1000] },
-      { path: 'Secret', action: 'drop' },
-      { path: 'Masked', action: 'mask', with: '***' },
-      { path: 'Notes', action: 'keep', freeText: true },
-      { path: 'Week', action: 'keep' },
-    ],
-  });
+const RULE_COLUMNS = {
+  name: 'User',
+  email: 'Email',
+  phone: 'Phone',
+  id: 'CRM User ID',
+  auto: 'Auto',
+  round: 'Amount',
+  bucket: 'Bucket',
+  drop: 'Secret',
+  mask: 'Masked',
+  freeText: 'Notes',
+  keep: 'Week',
+};
+const policyOf = (unknownFields: 'keep' | 'drop'): Policy => everyActionPolicy(unknownFields, RULE_COLUMNS);
 
-const COLUMNS = ['User', 'Email', 'Phone', 'CRM User ID', 'Auto', 'Amount', 'Bucket', 'Secret', 'Masked', 'Notes', 'Week', 'Other', 'Ünï'];
+const COLUMNS = [...Object.values(RULE_COLUMNS), 'Other', 'Ünï'];
 // Fields as CSV text: plain, quoted, quoted with commas, quotes, CR/LF inside, empty, non-ASCII.
 const FIELDS = [
   'Ana Silva',
