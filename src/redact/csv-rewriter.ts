@@ -124,22 +124,28 @@ export class CsvRowRewriter {
    * Column i's field as the engine redacts it, written to `w` (null: a column not written), its outcome
    * remembered in `t` under hash `h` (`slot`: the bytes are there, with an outdated outcome) unless `t` is null.
    */
-  private decide(i: number, b: Buffer, s: number, e: number, where: CsvRowLocation, w: ByteOut | null, t: ValueTable | null, h: number, slot = -1): void {
+  private decide(i: number, b: Buffer, s: number, e: number, where: CsvRowLocation, w: ByteOut | null, table: ValueTable | null, h: number, slot = -1): void {
     const engine = this.engine;
+    // A table that gave up (the column's values rarely repeat) remembers nothing more.
+    const t = table !== null && !table.off ? table : null;
     const n = this.columns[i]!;
     const st = this.states[i] ?? null;
     const ruleBefore = st !== null ? st.n : 0;
     const before = t !== null ? otherCounts(engine.report) : null;
     const r = engine.redactField(n, s === e ? '' : b[s] === QUOTE ? unquote(b, s, e) : utf8(b, s, e), where);
     const text = r === DROP ? '' : csvField(r);
-    if (w !== null) w.str(text);
-    if (t === null) return;
+    if (t === null) {
+      if (w !== null) w.str(text);
+      return;
+    }
+    // Encoded once: written, and remembered for the next time.
+    const bytes = Buffer.from(text, 'utf8');
+    if (w !== null) w.bytes(bytes, 0, bytes.length);
     if (slot < 0) {
       slot = t.insert(b, s, e, h);
       if (slot < 0) return; // the table is off: this column's values rarely repeat
       this.remember(i, t, slot);
     }
-    const bytes = Buffer.from(text, 'utf8');
     const rd = st !== null ? st.n - ruleBefore : 0;
     t.settle(slot, r === DROP ? DROPPED : WRITTEN, bytes, bytes.length, dependsOnRoster(n.rule) ? engine.roster.version : -1, engine.cacheEpoch, rd, otherCountsSince(engine.report, before!));
   }

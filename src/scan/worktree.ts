@@ -124,8 +124,8 @@ async function listTargets(o: WorktreeOptions, stats: ScanStats): Promise<Target
  */
 export function gitListing(abs: string, cwd: string): Promise<[string[], string[]]> {
   return Promise.all([
-        // -v tags each entry: git grep reads assume-unchanged (lower-case tag) and skip-worktree (S) entries
-        // from the index, not the work tree, so those are never left to its pre-filter.
+    // -v tags each entry: git grep reads assume-unchanged (lower-case tag) and skip-worktree (S) entries
+    // from the index, not the work tree, so those are never left to its pre-filter.
     gitZ(['ls-files', '-z', '-v', '-co', '--exclude-standard', '--full-name', '--', abs], cwd),
     gitZ(['ls-files', '-z', '-oi', '--exclude-standard', '--directory', '--full-name', '--', abs], cwd),
   ]);
