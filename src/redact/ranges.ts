@@ -166,13 +166,11 @@ export function redactScanner(
     const out = new CsvOutput(engine, sink);
     const splitter: CsvSplitter = new CsvSplitter(file, (row, where) => {
       if (out.hasHeader) return out.row(row, where);
-      out.setHeader(row);
-      splitter.setRawHandler(out.rawRows());
+      out.setHeader(row, splitter);
     });
     if (start?.csv) {
       splitter.resumeAt(start.base, start.csv.dialect);
-      out.setHeader(start.csv.header, false);
-      splitter.setRawHandler(out.rawRows());
+      out.setHeader(start.csv.header, splitter, false);
     }
     return { scanner: csvScanner(splitter, new Utf8Validator(file, start?.base ?? 0)) };
   }

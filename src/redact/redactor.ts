@@ -439,8 +439,11 @@ export class CsvOutput {
   get hasHeader(): boolean {
     return this.header !== null;
   }
-  /** Takes the header row; `emit` false when another range already wrote it. */
-  setHeader(header: string[], emit = true): void {
+  /**
+   * Takes the header row (`emit` false when another range already wrote it), and hands `splitter` the byte
+   * path for the rows that follow when they can take it (csv-rewriter.ts); other rows come to row().
+   */
+  setHeader(header: string[], splitter: CsvSplitter, emit = true): void {
     this.header = header;
     const engine = this.engine;
     // Columns the policy drops disappear from the header too.
@@ -448,12 +451,10 @@ export class CsvOutput {
     this.columns = engine.csvColumns(header);
     this.byteRows = this.columns && engine.bytePathEnabled ? new CsvRowRewriter(engine, this.columns, this.keepCols) : null;
     if (emit) this.sink.str(`${this.keepCols.map((i) => csvField(header[i])).join(',')}\r\n`);
+    splitter.setRawHandler(this.rawRows());
   }
-  /**
-   * The splitter's raw-row handler when rows can take the byte path (csv-rewriter.ts), else null: then rows
-   * come to row() as strings. Call after setHeader.
-   */
-  rawRows(): RawRowHandler | null {
+
+  private rawRows(): RawRowHandler | null {
     const rw = this.byteRows;
     if (rw === null) return null;
     return (b, bounds, _count, where) => {
@@ -497,8 +498,7 @@ function csvTransform(engine: RecordRedactor, isDecided: () => boolean, decide: 
   const onRow = (row: string[], where: CsvRowLocation): void => {
     if (!csv.hasHeader) {
       if (!isDecided()) decide({ format: 'csv', topKeys: [], section: null, recordKeys: row });
-      csv.setHeader(row);
-      splitter.setRawHandler(csv.rawRows());
+      csv.setHeader(row, splitter);
       return;
     }
     csv.row(row, where);
