@@ -99,6 +99,19 @@ export class ValueTable {
     }
   }
 
+  /** The hash of the bytes the last lookup() hashed (for insert()); not set when it recalled `hint`. */
+  hashed = 0;
+
+  /**
+   * The slot holding the bytes [s, e) of `src` (hashed with hashView), or -1: `hint`, a slot found before,
+   * when it still holds them (a value often repeats the one before it), else a probe.
+   */
+  lookup(src: DataView, s: number, e: number, hint: number): number {
+    if (hint >= 0 && this.recall(hint, src, s, e)) return hint;
+    this.hashed = hashView(src, s, e);
+    return this.findIn(src, s, e, this.hashed);
+  }
+
   /**
    * Whether `slot` (found before) still holds the bytes [s, e) of `src`: a value often repeats the one before
    * it, and this needs no hash and no probe. Safe after the table moved its slots: the key is compared.

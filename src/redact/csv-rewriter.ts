@@ -1,6 +1,6 @@
 import { ByteOut, MemoryView } from './byte-out.js';
 import { dependsOnRoster, MAX_REMEMBERED } from './byte-rewriter.js';
-import { hashView, Slot, ValueTable } from './byte-table.js';
+import { Slot, ValueTable } from './byte-table.js';
 import { addOtherCounts, otherCounts, otherCountsSince } from './count-delta.js';
 import { unquote, utf8, type CsvRowLocation } from './csv-splitter.js';
 import { DROP, type PathNode, type RecordRedactor } from './engine.js';
@@ -42,9 +42,8 @@ export class CsvRowRewriter {
   private readonly mode: Uint8Array;
   /** Per column: its rule's count (null: no rule). */
   private readonly states: (RuleStateLike | null)[];
-  /** Per column: the table slot of the last value, and the table's generation then. */
+  /** Per column: the table slot of the last value (see ValueTable#lookup). */
   private readonly last: Int32Array;
-  private readonly lastGen: Int32Array;
   /** The input's memory, for ByteOut#copy and the tables. */
   private readonly mem = new MemoryView();
 
@@ -62,7 +61,6 @@ export class CsvRowRewriter {
     });
     this.states = columns.map((n) => (n.rule === null ? null : (n.st ??= engine.stateOf(n.rule))));
     this.last = new Int32Array(columns.length).fill(-1);
-    this.lastGen = new Int32Array(columns.length);
   }
 
   /** Redacts the row whose fields are b[bounds[2i], bounds[2i+1]) into `out` (no record delimiter). */
@@ -92,17 +90,12 @@ export class CsvRowRewriter {
         continue;
       }
       if (s === e || e - s > MAX_REMEMBERED) {
-        this.decide(i, b, s, e, where, w, null, 0);
+        this.decide(i, b, s, e, where, w, null);
         continue;
       }
       const t = this.tables[i]!;
-      let slot = this.last[i]!;
-      let h = 0;
-      if (slot < 0 || this.lastGen[i] !== t.generation || !t.recall(slot, view, off + s, off + e)) {
-        h = hashView(view, off + s, off + e);
-        slot = t.findIn(view, off + s, off + e, h);
-        if (slot >= 0) this.remember(i, t, slot);
-      }
+      const slot = t.lookup(view, off + s, off + e, this.last[i]!);
+      if (slot >= 0) this.last[i] = slot;
       // The roster version is read each time: an earlier field of this row may have grown the roster.
       if (slot >= 0 && t.current(slot, epoch, engine.roster.version)) {
         const a = t.slots;
@@ -116,15 +109,16 @@ export class CsvRowRewriter {
         }
         continue;
       }
-      this.decide(i, b, s, e, where, w, t, h, slot);
+      this.decide(i, b, s, e, where, w, t, slot);
     }
   }
 
   /**
    * Column i's field as the engine redacts it, written to `w` (null: a column not written), its outcome
-   * remembered in `t` under hash `h` (`slot`: the bytes are there, with an outdated outcome) unless `t` is null.
+   * remembered in `t` (`slot`: the bytes are there, with an outdated outcome; -1: the lookup just missed,
+   * so `t.hashed` is their hash) unless `t` is null.
    */
-  private decide(i: number, b: Buffer, s: number, e: number, where: CsvRowLocation, w: ByteOut | null, table: ValueTable | null, h: number, slot = -1): void {
+  private decide(i: number, b: Buffer, s: number, e: number, where: CsvRowLocation, w: ByteOut | null, table: ValueTable | null, slot = -1): void {
     const engine = this.engine;
     // A table that gave up (the column's values rarely repeat) remembers nothing more.
     const t = table !== null && !table.off ? table : null;
@@ -142,18 +136,12 @@ export class CsvRowRewriter {
     const bytes = Buffer.from(text, 'utf8');
     if (w !== null) w.bytes(bytes, 0, bytes.length);
     if (slot < 0) {
-      slot = t.insert(b, s, e, h);
+      slot = t.insert(b, s, e, t.hashed);
       if (slot < 0) return; // the table is off: this column's values rarely repeat
-      this.remember(i, t, slot);
+      this.last[i] = slot;
     }
     const rd = st !== null ? st.n - ruleBefore : 0;
     t.settle(slot, r === DROP ? DROPPED : WRITTEN, bytes, bytes.length, dependsOnRoster(n.rule) ? engine.roster.version : -1, engine.cacheEpoch, rd, otherCountsSince(engine.report, before!));
-  }
-
-  /** Notes the slot of column i's last value (see ValueTable#recall). */
-  private remember(i: number, t: ValueTable, slot: number): void {
-    this.last[i] = slot;
-    this.lastGen[i] = t.generation;
   }
 
   /** A kept field as csvField writes its value: quoted exactly when it holds a comma, quote, CR or LF. */

@@ -1,5 +1,5 @@
 import { InputError } from '../errors.js';
-import { hashView, Slot, ValueTable } from './byte-table.js';
+import { Slot, ValueTable } from './byte-table.js';
 import { MemoryView } from './byte-out.js';
 
 // A byte-level RFC 4180 record splitter, used instead of csv-parse on the redaction hot path: csv-parse
@@ -189,12 +189,11 @@ export class CsvSplitter {
     this.mem.see(b);
     const from = this.mem.off + s;
     const to = this.mem.off + e;
-    const h = hashView(this.mem.view, from, to);
-    const i = t.findIn(this.mem.view, from, to, h);
+    const i = t.lookup(this.mem.view, from, to, -1);
     if (i >= 0 && col.generation === t.generation) return col.strings[t.slots[i + Slot.OutOff]!]!;
     const v = utf8(b, s, e);
     if (i >= 0) return v;
-    const slot = t.insert(b, s, e, h);
+    const slot = t.insert(b, s, e, t.hashed);
     if (slot >= 0) {
       if (col.generation !== t.generation) {
         col.strings = [];

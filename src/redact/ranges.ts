@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { InputError } from '../errors.js';
 import { readSync } from 'node:fs';
 import { CsvSplitter, unquote, utf8, type CsvDialect, type RawRowHandler } from './csv-splitter.js';
-import { hashView, ValueTable } from './byte-table.js';
+import { ValueTable } from './byte-table.js';
 import { MemoryView } from './byte-out.js';
 import { DROP, type RecordRedactor } from './engine.js';
 import { NdjsonSplitter, Utf8Validator, type RedactFormat } from './formats.js';
@@ -142,11 +142,9 @@ function rosterColumns(engine: RecordRedactor, header: string[], rosterIdx: numb
       const e = off + bounds[2 * i + 1]!;
       if (s === e) continue; // an empty value never enters the roster
       const t = seen[k]!;
-      if (last[k]! >= 0 && t.recall(last[k]!, view, s, e)) continue;
-      const h = hashView(view, s, e);
-      let slot = t.findIn(view, s, e, h);
+      let slot = t.lookup(view, s, e, last[k]!);
       if (slot < 0) {
-        slot = t.insert(b, s - off, e - off, h);
+        slot = t.insert(b, s - off, e - off, t.hashed);
         engine.collectRoster({ [header[i]!]: b[s - off] === 0x22 ? unquote(b, s - off, e - off) : utf8(b, s - off, e - off) }, null);
       }
       last[k] = slot;
