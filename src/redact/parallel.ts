@@ -1,11 +1,11 @@
 import { once } from 'node:events';
-import { closeSync, createReadStream, existsSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ClariguardError, InputError } from '../errors.js';
-import { trackTemp, untrackTemp } from '../util/atomic.js';
+import { trackTemp, untrackTemp, writeAll } from '../util/atomic.js';
 import { BatchingSink, type OutSink } from './byte-out.js';
 import { memoryGovernor } from '../util/memory.js';
 import { CsvSplitter } from './csv-splitter.js';
@@ -90,8 +90,7 @@ class FileSink extends BatchingSink implements Sink {
   flush(): void {
     if (!this.acc.len) return;
     const b = this.acc.take();
-    let off = 0;
-    while (off < b.length) off += writeSync(this.fd, b, off, b.length - off);
+    writeAll(this.fd, b);
     this.written += b.length;
   }
   close(): void {

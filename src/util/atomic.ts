@@ -71,14 +71,18 @@ function fsyncDir(dir: string): void {
   }
 }
 
+/** Writes all of `b` at the fd's position (a short write continues where it stopped). */
+export function writeAll(fd: number, b: Uint8Array): void {
+  let off = 0;
+  while (off < b.length) off += writeSync(fd, b, off, b.length - off);
+}
+
 /** Writes `data` to `target` atomically: temp file (given mode), fsync, rename, fsync of the directory. */
 export function writeFileAtomicSync(target: string, data: Uint8Array | string, mode = 0o600): void {
   const tmp = tempPathFor(target);
   const fd = openSync(tmp, 'wx', mode);
   try {
-    const buf = typeof data === 'string' ? Buffer.from(data) : data;
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    writeAll(fd, typeof data === 'string' ? Buffer.from(data) : data);
     fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
@@ -95,19 +99,13 @@ export function writeFileAtomicSync(target: string, data: Uint8Array | string, m
   fsyncDir(dirname(target));
 }
 
+/** Bytes written between two early fdatasyncs of a big output. */
+const SYNC_EVERY = 32 << 20;
+
 /**
  * A Writable over a temp file that becomes `target` only when `commit()` is called after the
  * stream finished; `abort()` (or any error) removes the temp file, so a failed run leaves nothing.
  */
-/** Bytes written between two early fdatasyncs of a big output. */
-const SYNC_EVERY = 32 << 20;
-
-/** Writes all of `b` at the fd's position (a short write continues where it stopped). */
-function writeAll(fd: number, b: Uint8Array): void {
-  let off = 0;
-  while (off < b.length) off += writeSync(fd, b, off, b.length - off);
-}
-
 export class AtomicFileWriter extends Writable {
   readonly target: string;
   readonly tempPath: string;
