@@ -1,5 +1,5 @@
-import { relative, sep } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { VERSION } from '../version.js';
 import { CHECKS } from './checks/index.js';
 import { topLevelKeyLine } from './config.js';
@@ -76,9 +76,24 @@ function uri(path: string): string {
   return path.split(sep).join('/');
 }
 
+/** The git work tree holding `dir` (code scanning resolves uris against the repository root), else `dir`. */
+function repositoryRoot(dir: string): string {
+  for (let d = dir; ; d = dirname(d)) {
+    if (existsSync(join(d, '.git'))) return d;
+    if (dirname(d) === d) return dir;
+  }
+}
+
 export function toSarif(report: AuditReport): Record<string, unknown> {
-  const baseDir = report.summary.config ? report.summary.config.slice(0, report.summary.config.lastIndexOf(sep) + 1) : `${process.cwd()}${sep}`;
-  const configUri = report.summary.config ? uri(relative(baseDir, report.summary.config)) : 'clariguard.yml';
+  // Location paths are relative to the config's directory; SARIF uris are relative to the repository root,
+  // and never absolute (a report uploaded from CI must not carry the runner's paths).
+  const configDir = report.summary.config ? dirname(report.summary.config) : process.cwd();
+  const root = repositoryRoot(configDir);
+  const inRepo = (path: string): string | null => {
+    const rel = relative(root, resolve(configDir, path));
+    return rel && !rel.startsWith('..') && !isAbsolute(rel) ? uri(rel) : null;
+  };
+  const configUri = (report.summary.config && inRepo(report.summary.config)) || 'clariguard.yml';
   const rules = report.checks.map((c) => ({
     id: c.id,
     name: pascal(c.id),
@@ -91,17 +106,21 @@ export function toSarif(report: AuditReport): Record<string, unknown> {
   }));
   const results = report.checks.flatMap((c, ruleIndex) => {
     if (c.status !== 'fail' && c.status !== 'warn') return [];
-    const locs = (c.locations ?? []).slice(0, 50).map((l) => ({
-      physicalLocation: {
-        artifactLocation: { uri: uri(l.file), uriBaseId: 'SRCROOT' },
-        region: { startLine: Math.max(1, l.line ?? 1), ...(l.column ? { startColumn: Math.max(1, l.column) } : {}) },
-      },
-    }));
+    const locs = (c.locations ?? []).slice(0, 50).flatMap((l) => {
+      const file = inRepo(l.file);
+      if (!file) return [];
+      return [{
+        physicalLocation: {
+          artifactLocation: { uri: file },
+          region: { startLine: Math.max(1, l.line ?? 1), ...(l.column ? { startColumn: Math.max(1, l.column) } : {}) },
+        },
+      }];
+    });
     if (!locs.length) {
       // Code scanning needs a location: point at the config setting the check is about.
       const key = configKeysOf(c.id).find((k) => report.configText && topLevelKeyLine(report.configText, k));
       const line = key && report.configText ? topLevelKeyLine(report.configText, key) : 1;
-      locs.push({ physicalLocation: { artifactLocation: { uri: configUri, uriBaseId: 'SRCROOT' }, region: { startLine: line ?? 1 } } });
+      locs.push({ physicalLocation: { artifactLocation: { uri: configUri }, region: { startLine: line ?? 1 } } });
     }
     const level = c.status === 'fail' ? 'error' : 'warning';
     const text = `${c.title}: ${c.status === 'fail' ? 'failed' : 'warning'}. ${c.evidence.join('; ')}`;
@@ -114,10 +133,9 @@ export function toSarif(report: AuditReport): Record<string, unknown> {
       {
         tool: { driver: { name: 'clariguard', semanticVersion: VERSION, informationUri: AUDIT_DOCS_URL, rules } },
         automationDetails: { id: 'clariguard/audit/' },
-        originalUriBaseIds: { SRCROOT: { uri: pathToFileURL(baseDir).href } },
         invocations: [{ executionSuccessful: true, endTimeUtc: report.summary.generatedAt }],
         results,
-        properties: { summary: report.summary, skipped: report.checks.filter((c) => c.status === 'skip').map((c) => ({ id: c.id, reason: c.evidence })) },
+        properties: { summary: { ...report.summary, config: configUri }, skipped: report.checks.filter((c) => c.status === 'skip').map((c) => ({ id: c.id, reason: c.evidence })) },
       },
     ],
   };

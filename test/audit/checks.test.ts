@@ -238,3 +238,17 @@ describe('token rotation (roster and age)', () => {
     expect((await audit('token-age', {})).status).toBe('skip');
   });
 });
+
+describe('warehouse-access-controlled export files (paths in evidence)', () => {
+  it('an export path inside the work tree is named relative to the config, never by absolute path', async () => {
+    const dir = repo('exports-in-tree');
+    mkdirSync(join(dir, 'exports'), { mode: 0o700 });
+    chmodSync(join(dir, 'exports'), 0o700);
+    write(join(dir, 'exports', 'q3.json'), '[]\n', 0o600);
+    const r = await audit('warehouse-access-controlled', { exportPaths: ['exports'], repos: ['.'] }, { baseDir: dir });
+    expect(r.status).toBe('fail');
+    const ev = r.evidence.join('\n');
+    expect(ev).toMatch(/exports: inside the git work tree \. and not ignored/);
+    expect(ev).not.toContain(t.dir);
+  });
+});

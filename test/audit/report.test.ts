@@ -51,3 +51,30 @@ describe('audit report formats', () => {
     expect(formatReport({ ...report(), checks: [{ ...report().checks[0], evidence: ['ping @octocat'] }] }, 'markdown')).toContain('@\u200boctocat');
   });
 });
+
+describe('audit sarif paths', () => {
+  it('uris are relative to the git repository root, with no absolute path anywhere', async () => {
+    const { mkdtempSync, mkdirSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const repo = mkdtempSync(join(tmpdir(), 'clariguard-sarif-'));
+    try {
+      mkdirSync(join(repo, '.git'));
+      mkdirSync(join(repo, 'ops'));
+      const r = report();
+      r.summary = { ...r.summary, config: join(repo, 'ops', 'clariguard.yml') };
+      r.checks[0] = { ...r.checks[0], locations: [{ file: '../app/.env', line: 3 }, { file: '../../elsewhere/.env' }] };
+      const s = toSarif(r) as { runs: { results: { locations: { physicalLocation: { artifactLocation: { uri: string; uriBaseId?: string } } }[]; relatedLocations?: unknown[] }[] }[] };
+      const [fail, warn] = s.runs[0].results;
+      expect(fail.locations[0].physicalLocation.artifactLocation.uri).toBe('app/.env');
+      // A path outside the repository cannot be shown by code scanning: it is left out, not made absolute.
+      expect(fail.relatedLocations).toBeUndefined();
+      expect(warn.locations[0].physicalLocation.artifactLocation.uri).toBe('ops/clariguard.yml');
+      const text = JSON.stringify(s);
+      expect(text).not.toContain(repo);
+      expect(text).not.toContain('file://');
+    } finally {
+      rmSync(repo, { recursive: true, force: true });
+    }
+  });
+});

@@ -190,7 +190,7 @@ export async function auditExportFiles(ctx: AuditContext): Promise<Part> {
       const exposed = rels.filter((r) => !rootIgnored && !ignored.has(r) && !tracked.has(r));
       if (!rootIgnored && (exposed.length || !rels.length)) {
         failed = true;
-        evidence.push(`${show(root)}: inside the git work tree ${tree} and not ignored${exposed.length ? ` (${plural(exposed.length, 'file')} could be committed)` : ''}`);
+        evidence.push(`${show(root)}: inside the git work tree ${show(tree)} and not ignored${exposed.length ? ` (${plural(exposed.length, 'file')} could be committed)` : ''}`);
       }
     }
   }
