@@ -60,6 +60,44 @@ export class PatternSet {
     return Buffer.concat(parts);
   }
 
+  /**
+   * Masks `buf` as `maskBuffer` would, up to the first position where a match longer than the bytes left
+   * could still be in progress; those bytes are held back raw (`hold`) so the decision there waits for the
+   * next chunk. Chunked input thus masks exactly as the same bytes in one buffer: a shorter pattern that
+   * is complete (unpadded base64, a second secret that is a prefix of the first) cannot win early.
+   */
+  maskStreaming(buf: Buffer, mask: Buffer = Buffer.from(MASK)): { out: Buffer; hold: number } {
+    if (this.empty) return { out: buf, hold: 0 };
+    const parts: Buffer[] = [];
+    let start = 0;
+    let i = 0;
+    const n = buf.length;
+    outer: while (i < n) {
+      if (this.firstBytes[buf[i]] === 1) {
+        if (n - i < this.maxLength && this.couldExtend(buf, i)) break;
+        for (const p of this.patterns) {
+          if (p.length <= n - i && buf[i + p.length - 1] === p[p.length - 1] && buf.compare(p, 0, p.length, i, i + p.length) === 0) {
+            if (i > start) parts.push(buf.subarray(start, i));
+            parts.push(mask);
+            i += p.length;
+            start = i;
+            continue outer;
+          }
+        }
+      }
+      i++;
+    }
+    if (i > start) parts.push(buf.subarray(start, i));
+    return { out: parts.length === 1 ? parts[0] : Buffer.concat(parts), hold: n - i };
+  }
+
+  /** True when the bytes from `i` to the end are a proper prefix of some pattern. */
+  private couldExtend(buf: Buffer, i: number): boolean {
+    const len = buf.length - i;
+    for (const p of this.patterns) if (p.length > len && p.compare(buf, i, buf.length, 0, len) === 0) return true;
+    return false;
+  }
+
   /** Length of the longest suffix of `buf` that is a proper prefix of some pattern. */
   pendingPrefixLength(buf: Buffer): number {
     const limit = Math.min(buf.length, this.maxLength - 1);
@@ -96,11 +134,9 @@ export class MaskingStream extends Transform {
       return;
     }
     const buf = this.carry.length ? Buffer.concat([this.carry, incoming]) : incoming;
-    // Mask complete matches first, then hold back a tail that may be an incomplete match.
-    const masked = this.maskComplete(buf);
-    const hold = this.patterns.pendingPrefixLength(masked);
-    this.carry = Buffer.from(masked.subarray(masked.length - hold));
-    const out = masked.subarray(0, masked.length - hold);
+    // The carry is raw bytes where a match may still be in progress, never already-masked output.
+    const { out, hold } = this.patterns.maskStreaming(buf);
+    this.carry = Buffer.from(buf.subarray(buf.length - hold));
     if (out.length) this.push(out);
     cb();
   }
@@ -111,7 +147,4 @@ export class MaskingStream extends Transform {
     cb();
   }
 
-  private maskComplete(buf: Buffer): Buffer {
-    return this.patterns.maskBuffer(buf);
-  }
 }
