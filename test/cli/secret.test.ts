@@ -99,6 +99,18 @@ describe('clariguard secret (CLI)', () => {
     expect(badUtf8.stderr).toMatch(/<stdin>.*UTF-8/);
   });
 
+  it('rejects an unknown --stage as a usage error (exit 2), not as a missing secret', async () => {
+    const token = canary();
+    await runCli(['secret', 'set', 'local:a/b'], { env, input: token });
+    const bad = await runCli(['secret', 'get', 'local:a/b', '--stage', 'curent'], { env });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/curent/);
+    expect(bad.stderr).toMatch(/current.*pending.*previous/);
+    expectNoLeak(bad.stdout + bad.stderr, token);
+    const prev = await runCli(['secret', 'get', 'local:a/b', '--stage', 'previous'], { env });
+    expect(prev.code).toBe(66);
+  });
+
   it('reports a corrupt store clearly (exit 78) and leaves it in place', async () => {
     await runCli(['secret', 'set', 'local:a/b'], { env, input: canary() });
     writeFileSync(join(dir, 'clariguard', 'store.age'), 'garbage');

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { SecretValue, describeSecret, listSecrets, readSecret, removeSecret, writeSecret } from '../../secrets/index.js';
 import { copySecret } from '../../secrets/copy.js';
 import type { CliContext } from '../context.js';
@@ -29,7 +29,7 @@ export function registerSecretCommands({ program }: CliContext): void {
     .description('print a secret masked (cl****…**9f); --reveal prints the raw value for piping')
     .argument('<ref>', 'secret reference')
     .option('--reveal', 'print the raw value, newline terminated')
-    .option('--stage <stage>', 'current | pending | previous', 'current')
+    .addOption(new Option('--stage <stage>', 'the version to read').choices(['current', 'pending', 'previous']).default('current'))
     .action(async (ref: string, opts: { reveal?: boolean; stage: 'current' | 'pending' | 'previous' }) => {
       const value = await readSecret(ref, { stage: opts.stage });
       if (opts.reveal) process.stdout.write(`${value.reveal()}\n`);
