@@ -6,6 +6,7 @@ import type { SecretRef } from '../secrets/ref.js';
 import type { RotationJournal, SecretBackend, SecretDescription } from '../secrets/types.js';
 import type { SecretValue } from '../secrets/value.js';
 import { loadConsumers, runConsumerCheck, type ConsumerCheck, type ConsumerResult } from './consumers.js';
+import { withRotationLock } from './lock.js';
 import { clariBaseUrl, clariTokenValidator, type TokenCheck, type TokenValidator } from './validate.js';
 
 /** Kept beside the rotation date so a rollback can restore the date of the token it brings back. */
@@ -140,6 +141,16 @@ async function tokenOf(t: SecretValue | (() => Promise<SecretValue>)): Promise<S
   return typeof t === 'function' ? t() : t;
 }
 
+/** One rotate/resume/finish/rollback at a time per secret on this machine; a second one is refused (exit 75). */
+function locked<T>(c: Ctx, fn: () => Promise<T>): Promise<T> {
+  return withRotationLock(c.ref, c.o.env ?? process.env, fn, (holder) =>
+    new RotationError(
+      `${c.ref.raw}: another clariguard rotate (${holder}) is working on this secret; wait for it to finish, or if that process is gone, run the command again`,
+      { exitCode: ExitCode.tempFail, code: 'locked' },
+    ),
+  );
+}
+
 function inProgressError(c: Ctx, j: Journal): RotationError {
   return new RotationError(
     `${c.ref.raw}: a rotation is already in progress (step ${j.step}, started ${j.startedAt}); continue it with clariguard rotate ${c.ref.raw} --resume, or abandon it with --rollback`,
@@ -158,6 +169,10 @@ function inProgressError(c: Ctx, j: Journal): RotationError {
  */
 export async function rotateToken(refInput: string | SecretRef, o: RotateOptions): Promise<RotationReport> {
   const c = context(refInput, o);
+  return locked(c, () => rotateTokenLocked(c, o));
+}
+
+async function rotateTokenLocked(c: Ctx, o: RotateOptions): Promise<RotationReport> {
   const consumers = consumersOf(o);
   const before = await c.backend.describe(c.ref);
   const j = journalFromTags(before.tags);
@@ -174,6 +189,10 @@ export async function rotateToken(refInput: string | SecretRef, o: RotateOptions
 /** Continues an interrupted rotation from the step its journal records. */
 export async function resumeRotation(refInput: string | SecretRef, o: ResumeOptions = {}): Promise<RotationReport> {
   const c = context(refInput, o);
+  return locked(c, () => resumeRotationLocked(c, o));
+}
+
+async function resumeRotationLocked(c: Ctx, o: ResumeOptions): Promise<RotationReport> {
   const d = await c.backend.describe(c.ref);
   const j = journalFromTags(d.tags) as Journal | null;
   if (!j) {
@@ -357,6 +376,10 @@ async function runFrom(c: Ctx, j: Journal, consumers: ConsumerCheck[], o: Rotate
  */
 export async function finishRotation(refInput: string | SecretRef, o: FinishOptions): Promise<RotationReport> {
   const c = context(refInput, o);
+  return locked(c, () => finishRotationLocked(c, o));
+}
+
+async function finishRotationLocked(c: Ctx, o: FinishOptions): Promise<RotationReport> {
   const d = await c.backend.describe(c.ref);
   const j = journalFromTags(d.tags);
   if (j) throw inProgressError(c, j);
@@ -401,6 +424,10 @@ export async function finishRotation(refInput: string | SecretRef, o: FinishOpti
  */
 export async function rollbackRotation(refInput: string | SecretRef, o: RollbackOptions = {}): Promise<RotationReport> {
   const c = context(refInput, o);
+  return locked(c, () => rollbackRotationLocked(c, o));
+}
+
+async function rollbackRotationLocked(c: Ctx, o: RollbackOptions): Promise<RotationReport> {
   const d = await c.backend.describe(c.ref);
   const j = journalFromTags(d.tags);
   const report = newReport(c, 'rollback');

@@ -232,3 +232,46 @@ describe('rotation library (local store, Clari over loopback HTTP)', () => {
     expect(r.outcome).toBe('rotated');
   });
 });
+
+describe('rotation lock', () => {
+  it('refuses a second rotate, resume, finish or rollback of the same secret while one runs, with a lock error', async () => {
+    let release!: (v: SecretValue) => void;
+    let asked!: () => void;
+    const waiting = new Promise<void>((r) => (asked = r));
+    // The first rotation is waiting for its token (a prompt): nothing is in the store's journal yet.
+    const first = rotateToken(REF, { ...opts(), consumers: consumersFile, newToken: () => { asked(); return new Promise<SecretValue>((r) => (release = r)); } });
+    await waiting;
+    for (const second of [
+      rotateToken(REF, { ...opts(), consumers: consumersFile, newToken: new SecretValue(newToken) }),
+      resumeRotation(REF, { ...opts(), consumers: consumersFile }),
+      finishRotation(REF, { ...opts(), confirmRevoked: true, skipRevocationCheck: true }),
+      rollbackRotation(REF, { ...opts(), skipTokenCheck: true }),
+    ]) {
+      const e = await failure(second);
+      expect(e.code).toBe('locked');
+      expect(e.exitCode).toBe(75);
+      expect(e.message).toMatch(/another clariguard rotate \(pid \d+/);
+    }
+    release(new SecretValue(newToken));
+    const r = await first;
+    expect(r.outcome).toBe('rotated');
+    expect((await readSecret(REF, { env })).reveal()).toBe(newToken);
+    // Released: the next command on the secret runs.
+    expect((await rollbackRotation(REF, { ...opts(), skipTokenCheck: true })).outcome).toBe('rolled-back');
+    assertNoLeaks();
+  });
+
+  it('takes over the lock of a process that died (SIGKILL leaves the file behind)', async () => {
+    const { clariguardHome } = await import('../../src/util/paths.js');
+    const { rotationLockPath } = await import('../../src/rotate/lock.js');
+    const { parseSecretRef } = await import('../../src/secrets/ref.js');
+    const path = rotationLockPath(parseSecretRef(REF), env);
+    expect(path.startsWith(clariguardHome(env))).toBe(true);
+    mkdirSync(join(path, '..'), { recursive: true });
+    // A pid that cannot be alive.
+    writeFileSync(path, JSON.stringify({ pid: 2 ** 22 + 17, host: (await import('node:os')).hostname(), startedAt: new Date().toISOString() }));
+    const r = await rotateToken(REF, { ...opts(), consumers: consumersFile, newToken: new SecretValue(newToken) });
+    expect(r.outcome).toBe('rotated');
+    expect(readdirSync(join(path, '..'))).toEqual([]);
+  });
+});
