@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, createReadStream, openSync, readSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
-import { ConfigError, InputError, UsageError } from '../errors.js';
+import { ClariguardError, ConfigError, ExitCode, InputError, UsageError } from '../errors.js';
 import { readOrCreateSecret, type SecretOptions } from '../secrets/index.js';
 import { AtomicFileWriter } from '../util/atomic.js';
 import type { RedactionReport } from './engine.js';
@@ -238,9 +238,31 @@ function readHead(file: string, n: number): Buffer {
  * What `clariguard redact` does: file or stdin in, file (atomically) or stdout out. On any error the output
  * file is not created, so there is never a half-redacted file.
  */
+/**
+ * Fails early, with one line, when `target`'s directory is missing or not writable: found only when the
+ * output is opened, it would surface after the whole input was read (or, for the output stream, as an
+ * unhandled stream error), and a report that cannot be written would leave the output behind.
+ */
+export function checkWritableTarget(target: string, what: string): void {
+  const dir = dirname(target);
+  let code: string | undefined;
+  try {
+    if (!statSync(dir).isDirectory()) code = 'ENOTDIR';
+    else accessSync(dir, fsConstants.W_OK);
+  } catch (e) {
+    code = (e as NodeJS.ErrnoException).code ?? 'error';
+  }
+  if (code === undefined) return;
+  throw new ClariguardError(`${target}: cannot write the ${what} (${code} for ${dir})`, {
+    exitCode: code === 'EACCES' || code === 'EPERM' ? ExitCode.noPermission : ExitCode.ioError,
+    code: 'io',
+  });
+}
+
 export async function redactFile(o: RedactFileOptions): Promise<RedactionReport> {
   if (o.policyFile && o.preset) throw new UsageError('use either --policy or --preset, not both');
   const policy = o.policy ?? (o.policyFile ? (await import('./policy.js')).loadPolicyFile(o.policyFile) : undefined);
+  if (o.out && o.out !== '-') checkWritableTarget(o.out, 'output');
   let input: Readable;
   let size = 0;
   if (o.in && o.in !== '-') {

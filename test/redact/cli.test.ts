@@ -179,6 +179,23 @@ describe('clariguard redact: output file, report, key', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it('an --out or --report that cannot be written: one line, exit 74, nothing written, no stack trace', async () => {
+    const gone = join(tmp.dir, 'no-such-dir');
+    const okOut = join(tmp.dir, 'report-target-out.json');
+    for (const [args, out] of [
+      [['--out', join(gone, 'o.json')], undefined],
+      [['--out', okOut, '--report', join(gone, 'r.json')], okOut],
+    ] as [string[], string | undefined][]) {
+      const r = await runCli(['redact', '--key', 'env:CG_KEY', '--in', join(FIX, 'flat.json'), ...args], { env });
+      expect(r.code).toBe(74);
+      expect(r.stderr).toContain('no-such-dir');
+      expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      if (out) expect(existsSync(out)).toBe(false);
+    }
+    expect(existsSync(gone)).toBe(false);
+  });
+
   it('refuses to guess an unknown shape (exit 2)', async () => {
     const r = await runCli(['redact', '--key', 'env:CG_KEY'], { env, input: '[{"foo": 1}]' });
     expect(r.code).toBe(2);

@@ -203,6 +203,17 @@ describe('clariguard scan (CLI)', () => {
     expect(help.stdout).toContain('--history');
   });
 
+  it('an -o report or --write-baseline that cannot be written: one line, exit 74, not an internal error', async () => {
+    writeFiles(dir, { 'a.env': `CLARI_API_KEY=${T1}\n` });
+    for (const args of [['-o', join(dir, 'no-such-dir', 'r.json'), '--json'], ['--write-baseline', join(dir, 'no-such-dir', 'b.json')]]) {
+      const r = await runCli(['scan', ...args], { env, cwd: dir });
+      expect(r.code).toBe(74);
+      expect(r.stderr).toContain('no-such-dir');
+      expect(r.stderr).not.toMatch(/internal error/);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+  });
+
   it('--staged for pre-commit, --write-baseline then --baseline', async () => {
     initRepo(dir);
     writeFiles(dir, { 'a.py': 'x = 1\n' });

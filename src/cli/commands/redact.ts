@@ -6,7 +6,7 @@ import { UsageError } from '../../errors.js';
 // Narrow imports: a redaction with a preset loads neither zod (policy files), the warehouse sinks nor the
 // verifier; each loads when its option is used.
 import type { RedactionReport } from '../../redact/engine.js';
-import { DEFAULT_KEY_REF, loadPseudonymKey, redactFile } from '../../redact/file.js';
+import { checkWritableTarget, DEFAULT_KEY_REF, loadPseudonymKey, redactFile } from '../../redact/file.js';
 import { listPresets } from '../../redact/presets.js';
 import { requireFormat } from '../../redact/formats.js';
 import { isWarehouseTarget } from '../../warehouse/db.js';
@@ -62,6 +62,8 @@ export function registerRedactCommands({ program, setExitCode }: CliContext): vo
       if (opts.policy && opts.preset) throw new UsageError('use either --policy or --preset, not both');
       const format = requireFormat(opts.format);
       if (opts.threads !== undefined && !/^\d{1,2}$/.test(opts.threads)) throw new UsageError('--threads must be a number from 0 to 99');
+      // Before any work: a report that cannot be written must not fail the run after the output was committed.
+      if (opts.report) checkWritableTarget(opts.report, 'report');
       const { key } = await loadPseudonymKey(opts.key);
       if (opts.out && isWarehouseTarget(opts.out)) {
         const { redactIntoWarehouse } = await import('../../warehouse/index.js');

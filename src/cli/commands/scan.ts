@@ -1,5 +1,5 @@
 import { Option } from 'commander';
-import { UsageError } from '../../errors.js';
+import { ClariguardError, isClariguardError, UsageError } from '../../errors.js';
 import { ExitCode } from '../../errors.js';
 import { knownSecretPatterns, maskKnownSecrets } from '../../masking/registry.js';
 // run.js, not index.js: the scan loads its modules as git needs them (see run.ts); the report formats and
@@ -83,7 +83,7 @@ Examples:
       };
       if (opts.writeBaseline) {
         if (opts.baseline) throw new UsageError('--write-baseline and --baseline cannot be combined');
-        const { count } = await writeScanBaseline(opts.writeBaseline, options);
+        const { count } = await writing(opts.writeBaseline, 'baseline', () => writeScanBaseline(opts.writeBaseline!, options));
         say(`wrote ${count} fingerprint${count === 1 ? '' : 's'} to ${opts.writeBaseline}`);
         setExitCode(ExitCode.ok);
         return;
@@ -106,12 +106,27 @@ Examples:
       const safe = maskReport(body);
       if (opts.output) {
         const { writeFileAtomicSync } = await import('../../util/atomic.js');
-        writeFileAtomicSync(opts.output, safe, 0o644);
+        const target = opts.output;
+        await writing(target, 'report', () => writeFileAtomicSync(target, safe, 0o644));
         say(`${result.findings.length} finding${result.findings.length === 1 ? '' : 's'}; report written to ${opts.output}`);
       } else process.stdout.write(safe);
       for (const u of format === 'text' ? [] : result.stats.unreadable) say(`warning: unreadable: ${u}`);
       setExitCode(result.findings.length ? ExitCode.findings : ExitCode.ok);
     });
+}
+
+/** A file that cannot be written (a missing directory, no permission) is one line and exit 74/77, not an internal error. */
+async function writing<T>(target: string, what: string, write: () => T | Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (isClariguardError(e) || typeof code !== 'string') throw e;
+    throw new ClariguardError(`${target}: cannot write the ${what} (${code})`, {
+      exitCode: code === 'EACCES' || code === 'EPERM' ? ExitCode.noPermission : ExitCode.ioError,
+      code: 'io',
+    });
+  }
 }
 
 /**
