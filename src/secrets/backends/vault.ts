@@ -193,6 +193,17 @@ export class VaultBackend implements SecretBackend {
   async remove(ref: SecretRef): Promise<void> {
     const { mount, path } = this.split(ref);
     await this.metadata(ref, 'remove');
+    if (ref.fragment !== undefined) {
+      // Deleting the metadata deletes every field: a ref naming one field must not take the others with it.
+      const body = (await this.request(ref, 'remove', 'GET', `${mount}/data/${path}`)) as { data?: KvData };
+      const others = Object.keys(body.data?.data ?? {}).filter((k) => k !== ref.fragment);
+      if (others.length > 0) {
+        throw new ClariguardError(
+          `${ref.raw}: the secret also holds ${others.length === 1 ? 'field' : 'fields'} ${others.slice(0, 10).join(', ')}; rm deletes the whole secret, so name it without #${ref.fragment} to delete every field`,
+          { exitCode: ExitCode.usage, code: 'usage' },
+        );
+      }
+    }
     await this.request(ref, 'remove', 'DELETE', `${mount}/metadata/${path}`);
   }
 

@@ -209,4 +209,21 @@ describe('vault backend (KV v2)', () => {
     expect(vault.state.secret('secret', 'clari/x')).toBeUndefined();
     await expect(b.remove(ref('vault://secret/clari/x'))).rejects.toBeInstanceOf(SecretNotFoundError);
   });
+
+  it('refuses to remove a #FIELD ref while the secret holds other fields (rm would delete them too)', async () => {
+    const token = canary();
+    const db = canary();
+    await b.write(ref('vault://secret/app#token'), new SecretValue(token));
+    await b.write(ref('vault://secret/app#db_password'), new SecretValue(db));
+    const err = await failure(b.remove(ref('vault://secret/app#token')), 2, token, db);
+    expect(err.message).toMatch(/db_password/);
+    expect((await b.read(ref('vault://secret/app#db_password'))).reveal()).toBe(db);
+    expect((await b.read(ref('vault://secret/app#token'))).reveal()).toBe(token);
+    // The whole secret, named without #FIELD, or a field that is the only one, can be removed.
+    await b.write(ref('vault://secret/solo#token'), new SecretValue(token));
+    await b.remove(ref('vault://secret/solo#token'));
+    expect(vault.state.secret('secret', 'solo')).toBeUndefined();
+    await b.remove(ref('vault://secret/app'));
+    expect(vault.state.secret('secret', 'app')).toBeUndefined();
+  });
 });
