@@ -43,6 +43,22 @@ export async function ignoredPaths(root: string, paths: string[]): Promise<Set<s
 }
 
 /**
+ * For each of `paths` (relative to `root`) that git ignores, the file holding the deciding rule, as git names
+ * it: a `.gitignore` relative to `root`, `.git/info/exclude`, or the core.excludesFile path.
+ */
+export async function ignoreSources(root: string, paths: string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  if (!paths.length) return out;
+  const r = await git(root, ['check-ignore', '--no-index', '--verbose', '-z', '--stdin'], paths.join('\0') + '\0');
+  // -z -v: source, line, pattern, path; a negated pattern (`!x`) is reported too but means "not ignored".
+  const f = r.stdout.split('\0');
+  for (let i = 0; i + 3 < f.length; i += 4) {
+    if (!f[i + 2].startsWith('!')) out.set(f[i + 3], f[i]);
+  }
+  return out;
+}
+
+/**
  * Reads many blobs (`<commit>:<path>` specs) with one `git cat-file --batch`; missing objects map to null.
  * Contents over `maxBytes` are cut (callers only look at their start).
  */

@@ -252,3 +252,33 @@ describe('warehouse-access-controlled export files (paths in evidence)', () => {
     expect(ev).not.toContain(t.dir);
   });
 });
+
+describe('env-files-ignored: ignore rules that do not travel with the repository', () => {
+  it('warns when a .env file is ignored only by core.excludesFile or .git/info/exclude (a fresh clone would not ignore it)', async () => {
+    const dir = repo('env-global-excludes');
+    write(join(t.dir, 'global-excludes'), '.env\n');
+    git(dir, 'config', 'core.excludesFile', join(t.dir, 'global-excludes'));
+    write(join(dir, '.git', 'info', 'exclude'), '.env.local\n');
+    write(join(dir, '.gitignore'), '.env.production\n');
+    commitAll(dir, 'ignore production env');
+    write(join(dir, '.env'), 'X=1\n');
+    write(join(dir, '.env.local'), 'X=1\n');
+    write(join(dir, '.env.production'), 'X=1\n');
+    const r = await audit('env-files-ignored', { repos: ['env-global-excludes'] });
+    expect(r.status, r.evidence.join('\n')).toBe('warn');
+    const ev = r.evidence.join('\n');
+    expect(ev).toMatch(/env-global-excludes\/\.env: ignored only by your global excludes file \(core\.excludesFile\)/);
+    expect(ev).toMatch(/env-global-excludes\/\.env\.local: ignored only by \.git\/info\/exclude/);
+    expect(ev).not.toMatch(/\.env\.production: ignored only/);
+    expect(ev).not.toContain(t.dir);
+  });
+
+  it('warns when the .gitignore that ignores a .env file is not committed', async () => {
+    const dir = repo('env-uncommitted-gitignore');
+    write(join(dir, '.gitignore'), '.env\n');
+    write(join(dir, '.env'), 'X=1\n');
+    const r = await audit('env-files-ignored', { repos: ['env-uncommitted-gitignore'] });
+    expect(r.status, r.evidence.join('\n')).toBe('warn');
+    expect(r.evidence.join('\n')).toMatch(/\.env: ignored only by \.gitignore, which is not committed/);
+  });
+});

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { basename, relative } from 'node:path';
-import { catFiles, git, ignoredPaths, trackedPaths, workTreeOf } from '../git.js';
+import { basename, isAbsolute, relative } from 'node:path';
+import { catFiles, git, ignoreSources, trackedPaths, workTreeOf } from '../git.js';
 import { plural } from '../mask.js';
 import type { AuditCheck, CheckLocation } from '../types.js';
 import { walk } from '../walk.js';
@@ -67,6 +67,7 @@ export const envFilesIgnored: AuditCheck = {
     const evidence: string[] = [];
     const locations: CheckLocation[] = [];
     let problems = 0;
+    let warnings = 0;
     let checkedRepos = 0;
     for (const repo of ctx.repos) {
       const shown = relative(ctx.baseDir, repo) || '.';
@@ -84,7 +85,17 @@ export const envFilesIgnored: AuditCheck = {
       const envFiles = walk(repo).filter((e) => isEnvFileName(basename(e.path)));
       const rels = envFiles.map((e) => relative(root, e.path));
       const tracked = await trackedPaths(root, rels);
-      const ignored = await ignoredPaths(root, rels);
+      const sources = await ignoreSources(root, rels);
+      const ignored = new Set(sources.keys());
+      // A rule only protects other clones (CI, colleagues) when it is in a committed .gitignore.
+      const repoIgnoreFiles = [...new Set(sources.values())].filter((s) => basename(s) === '.gitignore' && !isAbsolute(s) && !s.startsWith('..'));
+      const committedIgnoreFiles = await trackedPaths(root, repoIgnoreFiles);
+      const localOnly = (source: string): string | null => {
+        if (committedIgnoreFiles.has(source)) return null;
+        if (repoIgnoreFiles.includes(source)) return `${source}, which is not committed`;
+        if (/(^|[\\/])info[\\/]exclude$/.test(source)) return '.git/info/exclude, which is not part of the repository';
+        return 'your global excludes file (core.excludesFile), which is not part of the repository';
+      };
       let okFiles = 0;
       for (const [i, e] of envFiles.entries()) {
         const rel = rels[i];
@@ -108,9 +119,16 @@ export const envFilesIgnored: AuditCheck = {
           problems++;
           locations.push({ file: shownFile });
           evidence.push(`${shownFile}: not ignored by git (a \`git add .\` would commit it)`);
-        } else okFiles++;
+        } else {
+          const only = localOnly(sources.get(rel)!);
+          if (only) {
+            warnings++;
+            locations.push({ file: shownFile });
+            evidence.push(`${shownFile}: ignored only by ${only}: a fresh clone (CI, a colleague) would not ignore it; add the rule to a committed .gitignore`);
+          } else okFiles++;
+        }
       }
-      if (okFiles) evidence.push(`${shown}: ${plural(okFiles, 'env file')} in the work tree ignored by git`);
+      if (okFiles) evidence.push(`${shown}: ${plural(okFiles, 'env file')} in the work tree ignored by git (committed .gitignore rules)`);
 
       // History: any env file ever added or changed on any ref.
       const log = await git(root, [
@@ -148,6 +166,6 @@ export const envFilesIgnored: AuditCheck = {
       if (!reported.size) evidence.push(`${shown}: no env file with values in the history of any branch or tag`);
     }
     if (!checkedRepos) return { status: 'skip', evidence: [...evidence, 'no git repository to check (set repos: in the config)'], remediation: this.remediation };
-    return { status: problems ? 'fail' : 'pass', evidence, remediation: this.remediation, locations };
+    return { status: problems ? 'fail' : warnings ? 'warn' : 'pass', evidence, remediation: this.remediation, locations };
   },
 };
