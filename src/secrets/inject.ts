@@ -35,6 +35,8 @@ export interface InjectResult {
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Store credentials clariguard itself reads; never inherited by the child. */
+const WITHHELD_ENV = ['CLARIGUARD_PASSPHRASE'];
 
 /** Parses `NAME=REF` pairs from `--env`. */
 export function parseEnvMappings(pairs: string[]): Record<string, string> {
@@ -80,6 +82,8 @@ export async function runWithSecrets(options: InjectOptions): Promise<InjectResu
 
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(options.baseEnv ?? process.env)) if (v !== undefined) env[k] = v;
+  // The child gets the values it asked for, not the key to the whole local store.
+  for (const k of WITHHELD_ENV) delete env[k];
   for (const [k, v] of Object.entries(values)) env[k] = v.reveal();
 
   const stdinOpt = options.stdin ?? 'inherit';

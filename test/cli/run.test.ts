@@ -101,6 +101,23 @@ describe('clariguard run', () => {
     expectNoLeak(r.stdout + r.stderr, token);
   });
 
+  it('does not hand the local store passphrase to the child', async () => {
+    const { dir: home, cleanup: done } = tempDir();
+    try {
+      const pass = canary('pass');
+      const penv = isolatedEnv(home, { CLARIGUARD_PASSPHRASE: pass, CLARIGUARD_SCRYPT_WORK_FACTOR: '10' });
+      expect((await runCli(['secret', 'set', 'local:t'], { env: penv, input: token })).code).toBe(0);
+      const r = await runCli(
+        ['run', '--env', 'T=local:t', '--', ...node('console.log(process.env.T.length, JSON.stringify(process.env.CLARIGUARD_PASSPHRASE ?? null))')],
+        { env: penv },
+      );
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe(`${token.length} null\n`);
+    } finally {
+      done();
+    }
+  });
+
   it('reports a missing command as 127', async () => {
     const r = await runCli(['run', '--env', 'T=local:clari/prod/api-token', '--', 'definitely-not-a-command-xyz'], { env });
     expect(r.code).toBe(127);
