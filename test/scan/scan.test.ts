@@ -112,6 +112,23 @@ describe('work tree', () => {
     expect(r.findings).toHaveLength(1);
   });
 
+  it('a Clari export result link with a token is a signed-download-url in every file type; an apikey on it stays a clari-api-token', async () => {
+    const link = `https://api.clari.com/v4/export/jobs/5f1c/results?token=${T1}`;
+    writeFiles(dir, {
+      'export.py': `RESULT = "${link}"\n`,
+      'logs/run.log': `2026-01-01 GET ${link} 200\n`,
+      'cache/jobs.json': `{"url":"${link}&format=csv"}\n`,
+      'fetch.sh': `curl -o out.csv 'https://api.clari.com/v4/export/jobs/5f1c/results?apikey=${T2}'\n`,
+    });
+    const r = await scan({ cwd: dir });
+    expect(r.findings.map((f) => [f.file, f.ruleId])).toEqual([
+      ['cache/jobs.json', 'signed-download-url'],
+      ['export.py', 'signed-download-url'],
+      ['fetch.sh', 'clari-api-token'],
+      ['logs/run.log', 'signed-download-url'],
+    ]);
+  });
+
   it('honours clariguard:allow inline, but never for known values', async () => {
     const c = canary();
     writeFiles(dir, { 'a.env': `CLARI_API_KEY=${T1} # clariguard:allow test fixture\nOTHER=${c} # clariguard:allow\n` });

@@ -8,6 +8,7 @@ import {
   isCredentialLike,
 } from '../heuristics.js';
 import type { Rule, RuleMatch, ScanChunk } from '../types.js';
+import { isClariLinkTokenParam } from './signed-download-url.js';
 
 /**
  * Any identifier, key, flag or header that could hold a credential. Whether it is a *Clari* credential is
@@ -32,6 +33,8 @@ function detect(chunk: ScanChunk): RuleMatch[] {
     if (!clariName) {
       if (!CLARI_HEADER_NAMES.test(name)) return;
       if (!PARTNER_KEY.test(name) && !clariNear(chunk.text, at)) return;
+      // A token in a Clari link's query (an export result link) is a signed URL, reported by that rule.
+      if (isClariLinkTokenParam(chunk.text, at, name)) return;
     }
     // In source code an unquoted right-hand side is an expression (a variable or a call), not a literal.
     if (code && !v.quoted) return;

@@ -48,6 +48,24 @@ function detect(chunk: ScanChunk): RuleMatch[] {
   return out;
 }
 
+/**
+ * Whether the name at `nameStart` is a query parameter of a link on a Clari host that this rule reports
+ * (a `token` on an export result link): clari-api-token, which runs first, leaves those to this rule.
+ */
+export function isClariLinkTokenParam(text: string, nameStart: number, name: string): boolean {
+  const before = text.charCodeAt(nameStart - 1);
+  if ((before !== 0x3f /* ? */ && before !== 0x26) /* & */ || name.toLowerCase() === 'apikey' || !CLARI_TOKEN_PARAMS.test(name)) return false;
+  // The URL around it, as URL_RE reads it: back to the nearest character a URL cannot hold (bounded, so a
+  // long minified line costs no more than a URL's length).
+  let i = nameStart - 1;
+  const stop = Math.max(0, nameStart - 8192);
+  while (i > stop && !/[\s"'<>`\\)\]}]/.test(text[i - 1]!)) i--;
+  const m = /https?:\/\/([^/?#:]+)[^?]*\?/i.exec(text.slice(i, nameStart));
+  if (!m) return false;
+  const host = m[1]!.toLowerCase();
+  return host === 'clari.com' || host.endsWith('.clari.com');
+}
+
 function safeDecode(v: string): string {
   try {
     return decodeURIComponent(v);
