@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { VERSION } from '../version.js';
 import { CHECKS } from './checks/index.js';
@@ -76,6 +77,27 @@ function uri(path: string): string {
   return path.split(sep).join('/');
 }
 
+/**
+ * Evidence names files by absolute path where they live outside the config's directory (the store, the work
+ * tree). A SARIF file is uploaded and kept elsewhere: those prefixes become `.`, `$CLARIGUARD_HOME` and `~`.
+ */
+function portablePaths(root: string): (text: string) => string {
+  const prefixes: [string, string][] = root === sep ? [] : [[root, '.']];
+  if (process.env.CLARIGUARD_HOME) prefixes.push([resolve(process.env.CLARIGUARD_HOME), '$CLARIGUARD_HOME']);
+  const home = process.env.HOME || homedir();
+  if (home && home !== sep) prefixes.push([resolve(home), '~']);
+  // Longest first, so a store inside the repository or the home directory gets its own name.
+  prefixes.sort((a, b) => b[0].length - a[0].length);
+  return (text) => {
+    let out = text;
+    for (const [abs, name] of prefixes) {
+      out = out.split(`${abs}${sep}`).join(`${name}/`);
+      out = out.replace(new RegExp(`${abs.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?=$|[\\s:;,)'"])`, 'g'), name);
+    }
+    return out;
+  };
+}
+
 /** The git work tree holding `dir` (code scanning resolves uris against the repository root), else `dir`. */
 function repositoryRoot(dir: string): string {
   for (let d = dir; ; d = dirname(d)) {
@@ -94,6 +116,7 @@ export function toSarif(report: AuditReport): Record<string, unknown> {
     return rel && !rel.startsWith('..') && !isAbsolute(rel) ? uri(rel) : null;
   };
   const configUri = (report.summary.config && inRepo(report.summary.config)) || 'clariguard.yml';
+  const portable = portablePaths(root);
   const rules = report.checks.map((c) => ({
     id: c.id,
     name: pascal(c.id),
@@ -123,7 +146,7 @@ export function toSarif(report: AuditReport): Record<string, unknown> {
       locs.push({ physicalLocation: { artifactLocation: { uri: configUri }, region: { startLine: line ?? 1 } } });
     }
     const level = c.status === 'fail' ? 'error' : 'warning';
-    const text = `${c.title}: ${c.status === 'fail' ? 'failed' : 'warning'}. ${c.evidence.join('; ')}`;
+    const text = portable(`${c.title}: ${c.status === 'fail' ? 'failed' : 'warning'}. ${c.evidence.join('; ')}`);
     return [{ ruleId: c.id, ruleIndex, level, kind: 'fail', message: { text }, locations: locs.slice(0, 1), ...(locs.length > 1 ? { relatedLocations: locs.slice(1).map((l, i) => ({ id: i + 1, ...l })) } : {}) }];
   });
   return {
@@ -135,7 +158,7 @@ export function toSarif(report: AuditReport): Record<string, unknown> {
         automationDetails: { id: 'clariguard/audit/' },
         invocations: [{ executionSuccessful: true, endTimeUtc: report.summary.generatedAt }],
         results,
-        properties: { summary: { ...report.summary, config: configUri }, skipped: report.checks.filter((c) => c.status === 'skip').map((c) => ({ id: c.id, reason: c.evidence })) },
+        properties: { summary: { ...report.summary, config: configUri }, skipped: report.checks.filter((c) => c.status === 'skip').map((c) => ({ id: c.id, reason: c.evidence.map(portable) })) },
       },
     ],
   };

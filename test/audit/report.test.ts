@@ -78,3 +78,29 @@ describe('audit sarif paths', () => {
     }
   });
 });
+
+describe('audit sarif messages', () => {
+  it('name the store and repository paths without the absolute prefix of this machine', async () => {
+    const { mkdtempSync, mkdirSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const repo = mkdtempSync(join(tmpdir(), 'clariguard-sarif-'));
+    const saved = process.env.CLARIGUARD_HOME;
+    process.env.CLARIGUARD_HOME = join(repo, 'home', 'cg');
+    try {
+      mkdirSync(join(repo, '.git'));
+      const r = report();
+      r.summary = { ...r.summary, config: join(repo, 'clariguard.yml') };
+      r.checks[1] = { ...r.checks[1], status: 'fail', evidence: [`store ${join(repo, 'home', 'cg', 'store.age')}: mode 0644`, `inside the git work tree ${repo}/app`] };
+      r.checks[2] = { ...r.checks[2], evidence: [`cannot read ${join(repo, 'home', 'cg', 'identity.txt')}`] };
+      const text = JSON.stringify(toSarif(r));
+      expect(text).not.toContain(repo);
+      expect(text).toContain('store $CLARIGUARD_HOME/store.age: mode 0644');
+      expect(text).toContain('inside the git work tree ./app');
+    } finally {
+      if (saved === undefined) delete process.env.CLARIGUARD_HOME;
+      else process.env.CLARIGUARD_HOME = saved;
+      rmSync(repo, { recursive: true, force: true });
+    }
+  });
+});
