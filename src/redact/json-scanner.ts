@@ -196,7 +196,8 @@ export class JsonScanner {
           } else if (c === 0x7b) {
             this.state = S.TopObjKeyOrEnd;
             this.h.open('object');
-          } else throw this.err('expected a JSON object or array at the start of the document');
+          } else if (c === 0xef && b[this.pos + 1] === 0xbb && b[this.pos + 2] === 0xbf) throw this.err(BOM_DETAIL);
+          else throw this.err('expected a JSON object or array at the start of the document');
           this.pos++;
           break;
         case S.TopArrayValueOrEnd:
@@ -445,6 +446,9 @@ export class JsonScanner {
   }
 }
 
+/** Invisible in an editor, so named: JSON text must not start with one (RFC 8259 §8.1). */
+const BOM_DETAIL = 'a UTF-8 byte order mark (BOM) before the JSON; JSON text must not start with one (RFC 8259 §8.1): remove the first 3 bytes';
+
 /** Parses one JSON value held in bytes; errors name the file, line and byte offset. */
 export function parseJsonSlice(slice: Buffer, file: string, line: number, offset: number): unknown {
   if (!isUtf8(slice)) {
@@ -456,6 +460,7 @@ export function parseJsonSlice(slice: Buffer, file: string, line: number, offset
   try {
     return JSON.parse(text);
   } catch (e) {
+    if (slice[0] === 0xef && slice[1] === 0xbb && slice[2] === 0xbf) throw new InputError(file, BOM_DETAIL, { line, offset });
     const msg = (e as Error).message;
     const m = /position (\d+)/.exec(msg);
     const charPos = m ? Number(m[1]) : 0;

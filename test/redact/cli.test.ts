@@ -210,6 +210,9 @@ describe('clariguard redact: malformed input -> exit 65 with file, line, offset;
     ['trailing.json', '[{"ownerName": "Ana", "ownerEmail": "a@b.co"}] x', /trailing\.json \(line 1, byte offset 47\): unexpected data/],
     ['badquote.csv', 'User,Email,CRM User ID,Data Value\nAna,"a@b.co,1,2\n', /badquote\.csv \(line \d+, byte offset \d+\): malformed CSV/],
     ['badutf8.json', Buffer.concat([Buffer.from('[{"ownerName": "An'), Buffer.from([0xff, 0xfe]), Buffer.from('a", "ownerEmail": "a@b.co"}]')]), /badutf8\.json \(line 1, byte offset 18\): invalid UTF-8/],
+    // A BOM is not JSON (RFC 8259 §8.1); the message says so instead of "expected a JSON object" at offset 0.
+    ['bom.json', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('[{"ownerName": "Ana", "ownerEmail": "a@acme.co"}]')]), /bom\.json \(line 1, byte offset 0\): a UTF-8 byte order mark \(BOM\)/],
+    ['bom.ndjson', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"ownerName": "Ana", "ownerEmail": "a@acme.co"}\n{"ownerName": "Bo", "ownerEmail": "b@acme.co"}\n')]), /bom\.ndjson \(line 1, byte offset 0\): a UTF-8 byte order mark \(BOM\)/],
     ['badutf8.csv', Buffer.concat([Buffer.from('User,Email,CRM User ID,Data Value\nAn'), Buffer.from([0xc3, 0x28]), Buffer.from('a,a@b.co,1,2\n')]), /badutf8\.csv \(line 2, byte offset 36\): invalid UTF-8/],
   ];
   for (const [name, content, re] of cases) {
