@@ -86,6 +86,20 @@ describe('clariguard secret (CLI)', () => {
     expectNoLeak(get.stderr + set.stdout + set.stderr, token);
   });
 
+  it('has no pending or previous version of a read-only env:/dotenv: value (never the current one instead)', async () => {
+    const token = canary();
+    writeFileSync(join(dir, 'app.env'), `CLARI_API_KEY=${token}\n`, { mode: 0o600 });
+    for (const ref of ['env:CLARI_API_KEY', `dotenv:${join(dir, 'app.env')}#CLARI_API_KEY`]) {
+      for (const stage of ['previous', 'pending']) {
+        const r = await runCli(['secret', 'get', ref, '--stage', stage, '--reveal'], { env: { ...env, CLARI_API_KEY: token } });
+        expect(r.code, `${ref} ${stage}`).toBe(66);
+        expect(r.stdout).toBe('');
+        expect(r.stderr).toMatch(new RegExp(`no ${stage} version`));
+        expectNoLeak(r.stderr, token);
+      }
+    }
+  });
+
   it('gives one-line errors with usage and data exit codes', async () => {
     const unknown = await runCli(['secret', 'get', 's3://x'], { env });
     expect(unknown.code).toBe(2);

@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { ExitCode, InputError, SecretNotFoundError, StoreError, UsageError } from '../../errors.js';
 import type { SecretRef } from '../ref.js';
-import type { BackendContext, ReaderReport, SecretBackend, SecretDescription } from '../types.js';
+import type { BackendContext, ReadOptions, ReaderReport, SecretBackend, SecretDescription } from '../types.js';
 import { SecretValue } from '../value.js';
 import { ReadOnlyBackend } from './readonly.js';
 
@@ -135,7 +135,8 @@ export class DotenvBackend extends ReadOnlyBackend implements SecretBackend {
     return entries;
   }
 
-  async read(ref: SecretRef): Promise<SecretValue> {
+  async read(ref: SecretRef, opts?: ReadOptions): Promise<SecretValue> {
+    this.onlyCurrent(ref, opts);
     const key = this.keyOf(ref);
     const entry = this.load(ref).get(key);
     if (!entry) throw new SecretNotFoundError(ref.raw, `${this.fileOf(ref)} has no key ${key}`);

@@ -1,7 +1,7 @@
 import { SecretNotFoundError } from '../../errors.js';
 import type { SecretRef } from '../ref.js';
 import { SecretValue } from '../value.js';
-import type { BackendContext, ReaderReport, SecretBackend, SecretDescription } from '../types.js';
+import type { BackendContext, ReadOptions, ReaderReport, SecretBackend, SecretDescription } from '../types.js';
 import { ReadOnlyBackend } from './readonly.js';
 
 /** `env:NAME`: a value in this process's environment. Read-only; no versions, no dates. */
@@ -13,7 +13,8 @@ export class EnvBackend extends ReadOnlyBackend implements SecretBackend {
   static fromContext(ctx: BackendContext): EnvBackend {
     return new EnvBackend(ctx.env);
   }
-  async read(ref: SecretRef): Promise<SecretValue> {
+  async read(ref: SecretRef, opts?: ReadOptions): Promise<SecretValue> {
+    this.onlyCurrent(ref, opts);
     const v = this.env[ref.path];
     if (v === undefined || v === '') throw new SecretNotFoundError(ref.raw, `environment variable ${ref.path} is not set`);
     return new SecretValue(v);

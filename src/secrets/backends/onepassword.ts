@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { ExitCode, SecretNotFoundError, StoreError } from '../../errors.js';
 import type { SecretRef } from '../ref.js';
 import { ageInDays } from '../time.js';
-import type { BackendContext, SecretBackend, SecretDescription } from '../types.js';
+import type { BackendContext, ReadOptions, SecretBackend, SecretDescription } from '../types.js';
 import { SecretValue } from '../value.js';
 import { ReadOnlyBackend } from './readonly.js';
 import { isoOrNull, safeDetail } from './shared.js';
@@ -45,7 +45,8 @@ export class OnePasswordBackend extends ReadOnlyBackend implements SecretBackend
     return new OnePasswordBackend({ env: ctx.env });
   }
 
-  async read(ref: SecretRef): Promise<SecretValue> {
+  async read(ref: SecretRef, opts?: ReadOptions): Promise<SecretValue> {
+    this.onlyCurrent(ref, opts);
     const parts = ref.path.split('/');
     if (parts.length < 3 || parts.some((p) => p === '')) {
       throw new StoreError('op', 'read', `${ref.raw}: expected op://VAULT/ITEM/FIELD (or op://VAULT/ITEM/SECTION/FIELD)`, { exitCode: ExitCode.usage, code: 'usage' });

@@ -1,6 +1,7 @@
-import { ExitCode, StoreError } from '../../errors.js';
+import { ExitCode, SecretNotFoundError, StoreError } from '../../errors.js';
 import type { SecretRef } from '../ref.js';
 import type { SecretValue } from '../value.js';
+import type { ReadOptions } from '../types.js';
 
 /** Shared behaviour of read-only backends (env:, dotenv:, op:): every write is refused the same way. */
 export abstract class ReadOnlyBackend {
@@ -12,6 +13,11 @@ export abstract class ReadOnlyBackend {
       exitCode: ExitCode.usage,
       code: 'read_only',
     });
+  }
+  /** These stores hold one value: asking for a pending or previous one must not get the current one. */
+  protected onlyCurrent(ref: SecretRef, opts?: ReadOptions): void {
+    const stage = opts?.stage ?? 'current';
+    if (stage !== 'current') throw new SecretNotFoundError(ref.raw, `no ${stage} version (${this.scheme}: references hold only the current value)`);
   }
   async write(_ref: SecretRef, _value: SecretValue): Promise<{ versionId: string }> {
     return this.refuse('write');
