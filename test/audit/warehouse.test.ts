@@ -180,10 +180,17 @@ describe('warehouse-access-controlled (real PostgreSQL)', () => {
   });
 
   it('skips with the reason when the warehouse is unreachable, without printing the password', async () => {
-    const down = { WH_URL: 'postgres://postgres:pw-never-printed-7c1e@127.0.0.1:1/x', PATH: process.env.PATH };
+    // A port just freed: nothing listens there (a fixed low port may be taken by a proxy on some machines).
+    const { createServer } = await import('node:net');
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as { port: number }).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const down = { WH_URL: `postgres://postgres:pw-never-printed-7c1e@127.0.0.1:${port}/x`, PATH: process.env.PATH };
     const r = await audit('warehouse-access-controlled', { warehouses: [wh('clari_good', 'production')], repos: [] }, { env: down });
     expect(r.status).toBe('skip');
-    expect(r.evidence.join('\n')).toMatch(/good: not checked: cannot connect to 127\.0\.0\.1:1\/x \(ECONNREFUSED\)/);
+    expect(r.evidence.join('\n')).toMatch(new RegExp(`good: not checked: cannot connect to 127\\.0\\.0\\.1:${port}/x \\(ECONNREFUSED\\)`));
+    expect(r.evidence.join('\n')).not.toContain('pw-never-printed');
     const none = await audit('warehouse-access-controlled', { repos: [] });
     expect(none.status).toBe('skip');
     expect(none.evidence[0]).toMatch(/no warehouse configured/);
