@@ -31,6 +31,8 @@ const PSEUDONYM_RE = /(?:[A-Za-z][A-Za-z0-9]*-)?[0-9a-f]{20}-k[0-9a-f]{6}(?:@[A-
 // JSON numbers (amounts, epoch milliseconds) are not phone numbers; blank them before the phone search.
 const JSON_NUMBER_RE = /(?<=[:[,]\s*)-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?(?=\s*[,\]}])/g;
 const HEX_RUN_RE = /(?<![0-9A-Fa-f])[0-9A-Fa-f]{8,64}(?![0-9A-Fa-f])/g;
+/** The same runs, except a number written in E.164 form (+14155550134): that is a phone number, not a hash. */
+const HEX_RUN_NOT_E164_RE = /(?<![0-9A-Fa-f+])[0-9A-Fa-f]{8,64}(?![0-9A-Fa-f])/g;
 
 const blank = (m: string): string => ' '.repeat(m.length);
 
@@ -106,7 +108,7 @@ export async function verifyRedaction(file: string, options: { roster?: string }
     lineNo++;
     const line = raw.replace(PSEUDONYM_RE, blank);
     for (const e of findEmails(line)) add({ file, line: lineNo, column: e.start + 1, kind: 'email', detail: `email address ${maskPii(e.value)}` });
-    const forPhones = line.replace(JSON_NUMBER_RE, blank).replace(HEX_RUN_RE, blank);
+    const forPhones = line.replace(JSON_NUMBER_RE, blank).replace(HEX_RUN_NOT_E164_RE, blank);
     for (const p of findPhoneNumbers(forPhones)) add({ file, line: lineNo, column: p.start + 1, kind: 'phone', detail: `phone number ${maskPii(p.normalized ?? p.value)}` });
     if (roster.size) for (const n of roster.find(line)) add({ file, line: lineNo, column: n.start + 1, kind: 'roster-name', detail: `roster name ${maskPii(n.value)}` });
     if (byPrefix.size) {

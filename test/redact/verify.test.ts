@@ -57,6 +57,17 @@ describe('verify-redaction', () => {
     expect(JSON.stringify(res)).not.toContain('555 0134');
   });
 
+  it('finds phone numbers in E.164 form (+14155550134), as the redactor replaces them', async () => {
+    const f = join(tmp.dir, 'e164.ndjson');
+    writeFileSync(f, '{"phone": "+14155550134"}\n{"n": "tel:+442079460958"}\n{"sha": "a91f3c77e2b54d08b6e1f4a2c9d3e7b5"}\n');
+    const res = await verifyRedaction(f, {});
+    expect(res.findings.map((x) => [x.kind, x.line, x.column])).toEqual([
+      ['phone', 1, 12],
+      ['phone', 2, 12],
+    ]);
+    expect(JSON.stringify(res)).not.toContain('5550134');
+  });
+
   it('passes keyed pseudonyms, dates, amounts and ids', async () => {
     const f = join(tmp.dir, 'clean.json');
     writeFileSync(
