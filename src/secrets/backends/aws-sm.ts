@@ -421,6 +421,9 @@ export class AwsSecretsManagerBackend implements SecretBackend {
       case 'LimitExceededException':
         return fail(`an AWS quota was exceeded (${safeDetail(err.message)})`, ExitCode.unavailable, 'store_error');
       case 'InvalidRequestException':
+        // What AWS answers for a secret in its recovery window: gone for now, with the way back.
+        if (/(marked|scheduled) for deletion/i.test(err.message ?? '')) return new SecretNotFoundError(ref.raw, 'scheduled for deletion (restore it with aws secretsmanager restore-secret)');
+        return fail(`${name}: ${safeDetail(err.message)}`, ExitCode.unavailable, 'store_error');
       case 'InvalidParameterException':
       case 'MalformedPolicyDocumentException':
         return fail(`${name}: ${safeDetail(err.message)}`, ExitCode.unavailable, 'store_error');
