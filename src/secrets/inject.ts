@@ -76,8 +76,9 @@ export async function runWithSecrets(options: InjectOptions): Promise<InjectResu
   const patterns = PatternSet.forSecrets(Object.values(values).map((v) => v.reveal()));
   const useGithubMask = options.githubActionsMask ?? (options.env ?? process.env).GITHUB_ACTIONS === 'true';
   if (useGithubMask) {
-    // Written straight to our stdout, not through the masker: the runner consumes these lines.
-    for (const v of Object.values(values)) process.stdout.write(githubMaskCommands(v.reveal()));
+    // Written straight to our stderr, not through the masker: the runner consumes workflow commands from
+    // stderr as from stdout, and stdout is the child's data, often redirected to a file the value must not reach.
+    for (const v of Object.values(values)) process.stderr.write(githubMaskCommands(v.reveal()));
   }
 
   const env: Record<string, string> = {};

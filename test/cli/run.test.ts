@@ -88,11 +88,13 @@ describe('clariguard run', () => {
       env: { ...env, GITHUB_ACTIONS: 'true' },
     });
     expect(r.code).toBe(0);
-    const lines = r.stdout.trim().split('\n');
+    // stdout is the child's data (often redirected to a file): the mask command goes to stderr, which the
+    // runner reads for workflow commands too, so the value never lands in `> out.json`.
+    expect(r.stdout).toBe('***\n');
+    const lines = r.stderr.trim().split('\n');
     expect(lines[0]).toBe(`::add-mask::${token}`);
-    expect(lines[1]).toBe('***');
     // The mask command is the only place the value appears: GitHub's runner consumes that line.
-    expectNoLeak(lines.slice(1).join('\n') + r.stderr, token);
+    expectNoLeak(lines.slice(1).join('\n') + r.stdout, token);
   });
 
   it('rejects --env with a literal value instead of a reference, without echoing it', async () => {
