@@ -55,6 +55,7 @@ describe('env-files-ignored', () => {
     commitAll(dir, 'remove');
     write(join(dir, '.env.local'), 'X=1\n');
     write(join(dir, '.env.sample'), 'CLARI_API_KEY=9f8e7d6c5b4a39281706f5e4d3c2b1a0\n');
+    write(join(dir, '.env.example'), 'PORT=8080\n');
     const r = await audit('env-files-ignored', { repos: ['env-bad'] });
     expect(r.status).toBe('fail');
     const ev = r.evidence.join('\n');
@@ -62,6 +63,8 @@ describe('env-files-ignored', () => {
     expect(ev).toMatch(/env-bad\/\.env\.sample: template file assigns real values/);
     expect(ev).toMatch(/config\/prod\.env was committed with values in [0-9a-f]{12} \(\d{4}-\d\d-\d\d\)/);
     expect(r.locations?.length).toBeGreaterThan(0);
+    // The problems come first (JUnit and Markdown summarise with the first line), the allowed files after.
+    expect(r.evidence[0]).not.toMatch(/allowed|ignored by git \(committed/);
   });
 
   it('fails for a tracked .env even when .gitignore lists it now', async () => {
@@ -104,6 +107,7 @@ describe('token-in-secret-store (canary token)', () => {
     // Work-tree findings (here base64-encoded) carry a location for SARIF.
     expect(r.evidence.join('\n')).toMatch(/tok-leak\/notes\/debug\.txt:1:\d+: clari-known-token/);
     expect(r.locations).toContainEqual(expect.objectContaining({ file: 'tok-leak/notes/debug.txt', line: 1 }));
+    expect(r.evidence[0]).toBe('2 Clari tokens found:');
   });
 
   it('fails for an env: token in production and warns outside it', async () => {
@@ -250,6 +254,7 @@ describe('warehouse-access-controlled export files (paths in evidence)', () => {
     const ev = r.evidence.join('\n');
     expect(ev).toMatch(/exports: inside the git work tree \. and not ignored/);
     expect(ev).not.toContain(t.dir);
+    expect(r.evidence[0]).not.toMatch(/no warehouse configured/);
   });
 });
 

@@ -65,6 +65,8 @@ export const envFilesIgnored: AuditCheck = {
   configKeys: ['repos'],
   async run(ctx) {
     const evidence: string[] = [];
+    // What is wrong comes first: one-line summaries (JUnit message, Markdown table) show the first line.
+    const findings: string[] = [];
     const locations: CheckLocation[] = [];
     let problems = 0;
     let warnings = 0;
@@ -108,23 +110,23 @@ export const envFilesIgnored: AuditCheck = {
           }
           problems++;
           locations.push({ file: shownFile });
-          evidence.push(`${shownFile}: template file assigns real values${tracked.has(rel) ? ' and is tracked by git' : ''}`);
+          findings.push(`${shownFile}: template file assigns real values${tracked.has(rel) ? ' and is tracked by git' : ''}`);
           continue;
         }
         if (tracked.has(rel)) {
           problems++;
           locations.push({ file: shownFile });
-          evidence.push(`${shownFile}: tracked by git${ignored.has(rel) ? ' (matches an ignore rule but was added anyway)' : ''}`);
+          findings.push(`${shownFile}: tracked by git${ignored.has(rel) ? ' (matches an ignore rule but was added anyway)' : ''}`);
         } else if (!ignored.has(rel)) {
           problems++;
           locations.push({ file: shownFile });
-          evidence.push(`${shownFile}: not ignored by git (a \`git add .\` would commit it)`);
+          findings.push(`${shownFile}: not ignored by git (a \`git add .\` would commit it)`);
         } else {
           const only = localOnly(sources.get(rel)!);
           if (only) {
             warnings++;
             locations.push({ file: shownFile });
-            evidence.push(`${shownFile}: ignored only by ${only}: a fresh clone (CI, a colleague) would not ignore it; add the rule to a committed .gitignore`);
+            findings.push(`${shownFile}: ignored only by ${only}: a fresh clone (CI, a colleague) would not ignore it; add the rule to a committed .gitignore`);
           } else okFiles++;
         }
       }
@@ -136,7 +138,7 @@ export const envFilesIgnored: AuditCheck = {
         '--', ':(glob)**/.env*', ':(glob)**/*.env',
       ]);
       if (log.code !== 0) {
-        evidence.push(`${shown}: git log failed (${log.stderr.trim().split('\n')[0] || `exit ${log.code}`}), history not checked`);
+        findings.push(`${shown}: git log failed (${log.stderr.trim().split('\n')[0] || `exit ${log.code}`}), history not checked`);
         problems++;
         continue;
       }
@@ -161,11 +163,11 @@ export const envFilesIgnored: AuditCheck = {
       }
       for (const [path, c] of [...reported].sort()) {
         problems++;
-        evidence.push(`${shown}: ${path} was committed with values in ${c.commit.slice(0, 12)} (${c.date.slice(0, 10)}) and is in the history`);
+        findings.push(`${shown}: ${path} was committed with values in ${c.commit.slice(0, 12)} (${c.date.slice(0, 10)}) and is in the history`);
       }
       if (!reported.size) evidence.push(`${shown}: no env file with values in the history of any branch or tag`);
     }
     if (!checkedRepos) return { status: 'skip', evidence: [...evidence, 'no git repository to check (set repos: in the config)'], remediation: this.remediation };
-    return { status: problems ? 'fail' : warnings ? 'warn' : 'pass', evidence, remediation: this.remediation, locations };
+    return { status: problems ? 'fail' : warnings ? 'warn' : 'pass', evidence: [...findings, ...evidence], remediation: this.remediation, locations };
   },
 };

@@ -16,6 +16,8 @@ export const tokenInSecretStore: AuditCheck = {
   configKeys: ['token', 'repos'],
   async run(ctx) {
     const evidence: string[] = [];
+    // What makes the check fail or warn comes first: one-line summaries (JUnit, Markdown) show the first line.
+    const findings: string[] = [];
     let status: CheckStatus = 'pass';
     const worse = (s: CheckStatus) => {
       const rank = { pass: 0, skip: 1, warn: 2, fail: 3 } as const;
@@ -31,10 +33,10 @@ export const tokenInSecretStore: AuditCheck = {
       if (r.scheme === 'env') {
         const prod = ctx.config.environment === 'production';
         worse(prod ? 'fail' : 'warn');
-        evidence.push(`${r.raw}: an environment variable, not a secret store${prod ? ' (environment: production)' : ''}`);
+        findings.push(`${r.raw}: an environment variable, not a secret store${prod ? ' (environment: production)' : ''}`);
       } else if (r.scheme === 'dotenv') {
         worse('fail');
-        evidence.push(`${r.raw}: a plaintext .env file, not a secret store`);
+        findings.push(`${r.raw}: a plaintext .env file, not a secret store`);
       } else {
         evidence.push(`${r.raw}: kept in the ${r.scheme} secret store`);
       }
@@ -59,7 +61,7 @@ export const tokenInSecretStore: AuditCheck = {
       );
       if (s.findings.length) {
         worse('fail');
-        evidence.push(`${plural(s.findings.length, 'Clari token')} found:`, ...s.evidence);
+        findings.unshift(`${plural(s.findings.length, 'Clari token')} found:`, ...s.evidence);
       } else if (s.scannedTargets) {
         evidence.push(`no Clari token in the work tree or history of ${plural(s.scannedTargets, 'repository', 'repositories')}`);
       }
@@ -68,8 +70,8 @@ export const tokenInSecretStore: AuditCheck = {
         worse(s.scannedTargets ? 'warn' : 'skip');
         evidence.push(...s.notScanned.map((n) => `not scanned: ${n}`));
       }
-      return { status, evidence, remediation: this.remediation, locations: s.locations };
+      return { status, evidence: [...findings, ...evidence], remediation: this.remediation, locations: s.locations };
     }
-    return { status, evidence, remediation: this.remediation };
+    return { status, evidence: [...findings, ...evidence], remediation: this.remediation };
   },
 };

@@ -253,7 +253,9 @@ export const warehouseAccessControlled: AuditCheck = {
     const files = await auditExportFiles(ctx);
     if (!ctx.config.warehouses.length) {
       // Nothing to connect to: the check did not run, whatever the export files say (unless they fail).
-      const evidence = ['no warehouse configured (warehouses: in the config)', ...files.evidence];
+      const none = 'no warehouse configured (warehouses: in the config)';
+      // A failure leads (one-line summaries show the first line); a skip says why first.
+      const evidence = files.status === 'fail' ? [...files.evidence, none] : [none, ...files.evidence];
       return { status: files.status === 'fail' ? 'fail' : 'skip', evidence, locations: files.locations, remediation: this.remediation };
     }
     parts.push(files);
