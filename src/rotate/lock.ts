@@ -58,7 +58,18 @@ export async function withRotationLock<T>(
   lockedError: (holder: string) => ClariguardError,
 ): Promise<T> {
   const path = rotationLockPath(ref, env);
-  mkdirSync(join(path, '..'), { recursive: true, mode: 0o700 });
+  const cannot = (e: unknown) => {
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    return new ClariguardError(`${ref.raw}: cannot create the rotation lock ${path} (${code}); set CLARIGUARD_HOME to a writable directory`, {
+      exitCode: code === 'EACCES' || code === 'EPERM' ? ExitCode.noPermission : ExitCode.ioError,
+      code: 'io',
+    });
+  };
+  try {
+    mkdirSync(join(path, '..'), { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw cannot(e);
+  }
   const me: Owner = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString() };
   const mine = JSON.stringify(me);
   for (let attempt = 0; ; attempt++) {
@@ -66,12 +77,7 @@ export async function withRotationLock<T>(
     try {
       fd = openSync(path, 'wx', 0o600);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new ClariguardError(`${ref.raw}: cannot create the rotation lock ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, {
-          exitCode: ExitCode.ioError,
-          code: 'io',
-        });
-      }
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw cannot(e);
       const owner = readOwner(path);
       if (attempt < 3 && isStale(path, owner)) {
         // Move the stale file aside, then check it was the one judged stale (another run may have replaced it).
@@ -92,7 +98,7 @@ export async function withRotationLock<T>(
         unlinkSync(aside);
         continue;
       }
-      const holder = owner ? `pid ${owner.pid}${owner.host !== me.host ? ` on ${owner.host}` : ''}, started ${owner.startedAt}` : `lock file ${path}`;
+      const holder = `${owner ? `pid ${owner.pid}${owner.host !== me.host ? ` on ${owner.host}` : ''}, started ${owner.startedAt}, ` : ''}lock file ${path}`;
       throw lockedError(holder);
     }
     try {

@@ -145,7 +145,7 @@ async function tokenOf(t: SecretValue | (() => Promise<SecretValue>)): Promise<S
 function locked<T>(c: Ctx, fn: () => Promise<T>): Promise<T> {
   return withRotationLock(c.ref, c.o.env ?? process.env, fn, (holder) =>
     new RotationError(
-      `${c.ref.raw}: another clariguard rotate (${holder}) is working on this secret; wait for it to finish, or if that process is gone, run the command again`,
+      `${c.ref.raw}: another clariguard rotate (${holder}) is working on this secret; wait for it to finish (a lock whose process is gone is taken over; delete the lock file only if no clariguard rotate is running)`,
       { exitCode: ExitCode.tempFail, code: 'locked' },
     ),
   );
