@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { accessSync, closeSync, constants as fsConstants, createReadStream, openSync, readSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname } from 'node:path';
-import { Readable, type Writable } from 'node:stream';
+import { Readable, Transform, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { ClariguardError, ConfigError, ExitCode, InputError, UsageError } from '../errors.js';
 import { readOrCreateSecret, type SecretOptions } from '../secrets/index.js';
@@ -49,6 +49,8 @@ export interface RedactStreamOptions {
   threads?: number;
   /** Called with the size of each chunk read, by the roster pre-pass and by the redaction. */
   onInput?: (bytes: number) => void;
+  /** Without `rosterFrom`: do not read each chunk's roster fields ahead of redacting it (`--single-pass`). */
+  singlePass?: boolean;
 }
 
 const HEAD_BYTES = 256 * 1024;
@@ -151,8 +153,54 @@ export async function redactStream(input: Readable, output: Writable, options: R
   const policy = chosen.policy ?? (await import('./policy.js')).parsePolicy({ rules: [] });
   const redactor = buildRedactor(policy, options.key, { sourceName: source, presetName, autoPreset, threads: options.threads, onInput: options.onInput });
   if (options.rosterFrom && !autoPreset) await rosterPrepass(redactor, options.rosterFrom, format, options.onInput);
+  else if (!options.singlePass && !autoPreset && redactor.engine.rosterRules().length > 0) {
+    await pipeline(stream, rosterAhead(redactor, format), redactor.transform(format), output);
+    return redactor.report();
+  }
   await pipeline(stream, redactor.transform(format), output);
   return redactor.report();
+}
+
+/**
+ * A stream cannot be read twice (stdin): each chunk's roster fields are read just before the redaction sees
+ * the chunk, so a name in free text before its owner's field in the same record (`subject` before
+ * `participants[]`), or in an earlier record of the same chunk, is still found. A record cut across chunks
+ * is completed in the roster scanner before the redaction can complete it. Bad input ends this quietly; the
+ * redaction names the error.
+ */
+function rosterAhead(redactor: Redactor, format: RedactFormat): Transform {
+  const scanner = rosterScanner(redactor.engine, format);
+  let failed = false;
+  const guard = (step: () => void): void => {
+    if (failed) return;
+    try {
+      step();
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      failed = true;
+    }
+  };
+  return new Transform({
+    transform(chunk: Buffer | string, _enc, cb) {
+      const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      try {
+        guard(() => scanner.push(b));
+      } catch (e) {
+        cb(e as Error);
+        return;
+      }
+      cb(null, b);
+    },
+    flush(cb) {
+      try {
+        guard(() => scanner.end());
+      } catch (e) {
+        cb(e as Error);
+        return;
+      }
+      cb();
+    },
+  });
 }
 
 /**
@@ -308,6 +356,7 @@ export async function redactFile(o: RedactFileOptions): Promise<RedactionReport>
       key: o.key,
       sourceName,
       rosterFrom: o.in && o.in !== '-' && !o.singlePass ? o.in : undefined,
+      singlePass: o.singlePass,
       // Streams are read by one thread; the record worker pool for them is opt-in (--threads N, N > 1).
       threads: (o.threads ?? (process.env.CLARIGUARD_REDACT_THREADS ? defaultThreads() : 0)) > 1 ? threads : 0,
       onInput,

@@ -196,6 +196,20 @@ describe('clariguard redact: output file, report, key', () => {
     expect(existsSync(gone)).toBe(false);
   });
 
+  it('on stdin, a name in free text before the roster field of the same record (or a later one in the chunk) is replaced', async () => {
+    const cases: [string, string][] = [
+      ['ndjson', '{"activityId": "a1", "activityType": "MEETING", "subject": "QBR with Dana Okafor", "participants": [{"name": "Dana Okafor", "email": "dana@customer.io"}]}\n{"activityId": "a2", "activityType": "MEETING", "subject": "Dana Okafor again", "participants": []}\n'],
+      ['json', '[{"notes": "Chen Li to sync", "ownerName": "Chen Li", "ownerEmail": "chen.li@acme.com", "forecastAmount": 1}]'],
+      ['csv', 'Notes,User,Email,CRM User ID,Data Value\n"ask Ana Silva",Ana Silva,ana@acme.com,005A,1\n'],
+    ];
+    for (const [format, input] of cases) {
+      const r = await runCli(['redact', '--key', 'env:CG_KEY', '--format', format, ...(format === 'csv' ? ['--preset', 'forecast-csv'] : [])], { env, input });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).not.toMatch(/Dana Okafor|Chen Li|Ana Silva/);
+      expect(r.stdout).toMatch(/Person-/);
+    }
+  });
+
   it('refuses to guess an unknown shape (exit 2)', async () => {
     const r = await runCli(['redact', '--key', 'env:CG_KEY'], { env, input: '[{"foo": 1}]' });
     expect(r.code).toBe(2);

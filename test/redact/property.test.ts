@@ -112,6 +112,50 @@ describe('redaction properties (fast-check)', () => {
     );
   });
 
+  it('on a stream (stdin: no pre-pass), a name before its owner\'s field in the same or a later record is found: the same bytes as with the pre-pass', async () => {
+    const recordsArb = fc
+      .uniqueArray(person, { minLength: 1, maxLength: 5, selector: (p) => `${p.first} ${p.last}` })
+      .chain((people) =>
+        fc.record({
+          people: fc.constant(people),
+          format: fc.constantFrom('json' as const, 'ndjson' as const),
+          chunk: fc.integer({ min: 1, max: 200 }),
+          // Each record mentions someone from itself or an earlier record (a stream cannot know later ones).
+          mentions: fc.array(fc.nat(), { minLength: people.length, maxLength: people.length }),
+        }),
+      );
+    await fc.assert(
+      fc.asyncProperty(recordsArb, async ({ people, format, chunk, mentions }) => {
+        const recs = people.map((p, i) => {
+          const m = people[mentions[i]! % (i + 1)]!;
+          return { notes: `sync with ${m.first} ${m.last}`, ownerName: `${p.first} ${p.last}`, ownerEmail: `${p.first}.${p.last}${p.n}@${p.domain}`.toLowerCase(), forecastAmount: p.n };
+        });
+        const text = format === 'json' ? JSON.stringify(recs, null, 1) : `${recs.map((r) => JSON.stringify(r)).join('\n')}\n`;
+        const file = join(TMP, `stream-${n++}.${format}`);
+        writeFileSync(file, text);
+        const run = async (rosterFrom?: string): Promise<string> => {
+          const chunks: Buffer[] = [];
+          const out = new Writable({
+            write(c: Buffer, _e, cb) {
+              chunks.push(c);
+              cb();
+            },
+          });
+          const b = Buffer.from(text);
+          const parts: Buffer[] = [];
+          for (let i = 0; i < b.length; i += chunk) parts.push(b.subarray(i, i + chunk));
+          await redactStream(Readable.from(parts), out, { key: keyA, format, preset: 'flat-entries', sourceName: 'stream', rosterFrom });
+          return Buffer.concat(chunks).toString('utf8');
+        };
+        const streamed = await run();
+        for (const p of people) expect(streamed).not.toContain(`${p.first} ${p.last}`);
+        expect(streamed).toBe(await run(file));
+        rmSync(file);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
   it('joins between users[] and entries[] survive, pseudonyms are stable per key and differ across keys', async () => {
     await fc.assert(
       fc.asyncProperty(exportArb, async ({ doc }) => {
