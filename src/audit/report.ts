@@ -73,8 +73,9 @@ function configKeysOf(id: string): readonly string[] {
 function pascal(id: string): string {
   return id.replace(/(^|-)([a-z])/g, (_m, _d, ch: string) => ch.toUpperCase());
 }
+/** A relative URI reference: segments percent-encoded (SARIF uris are URIs, not file names). */
 function uri(path: string): string {
-  return path.split(sep).join('/');
+  return path.split(sep).map(encodeURIComponent).join('/');
 }
 
 /**

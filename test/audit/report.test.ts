@@ -104,3 +104,12 @@ describe('audit sarif messages', () => {
     }
   });
 });
+
+describe('audit sarif uris', () => {
+  it('are percent-encoded URI references (spaces, non-ASCII, #, %)', () => {
+    const r = report();
+    r.checks[0] = { ...r.checks[0], locations: [{ file: 'app dir/.env ü#1%', line: 2 }] };
+    const s = toSarif(r) as { runs: { results: { locations: { physicalLocation: { artifactLocation: { uri: string } } }[] }[] }[] };
+    expect(s.runs[0].results[0].locations[0].physicalLocation.artifactLocation.uri).toBe('app%20dir/.env%20%C3%BC%231%25');
+  });
+});
