@@ -152,6 +152,7 @@ describe('token-access-audited', () => {
       const bad = await audit('token-access-audited', { token: 'local:clari/prod/api-token' });
       expect(bad.status).toBe('fail');
       expect(bad.evidence.join('\n')).toMatch(/anyone \(world store access\)/);
+      expect(bad.evidence[0]).toBe('access is granted to a wildcard or to anyone');
     } finally {
       chmodSync(join(home, 'store.age'), 0o600);
     }
@@ -187,7 +188,7 @@ describe('token-access-audited', () => {
     principals = [...principals, 'arn:aws:iam::999999999999:root'];
     const extra = await audit('token-access-audited', cfg);
     expect(extra.status).toBe('fail');
-    expect(extra.evidence).toContain('not in allowedTokenReaders: arn:aws:iam::999999999999:root');
+    expect(extra.evidence[0]).toBe('not in allowedTokenReaders: arn:aws:iam::999999999999:root');
     principals = ['*'];
     wildcard = true;
     expect((await audit('token-access-audited', cfg)).status).toBe('fail');

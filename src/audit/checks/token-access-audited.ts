@@ -44,23 +44,24 @@ export const tokenAccessAudited: AuditCheck = {
     }
     const allowed = ctx.config.allowedTokenReaders;
     const evidence = [...report.principals.map((p) => `can read: ${p}`), ...report.evidence];
+    // Below, what fails or warns leads the list (one-line summaries show the first line).
     if (r.scheme === 'env' || r.scheme === 'dotenv') {
       return { status: 'warn', evidence, remediation: 'Move the token into a secret store (`clariguard secret copy env:NAME aws-sm://…`) and inject it with `clariguard run`.' };
     }
     if (report.wildcard) {
-      return { status: 'fail', evidence: [...evidence, 'access is granted to a wildcard or to anyone'], remediation: this.remediation };
+      return { status: 'fail', evidence: ['access is granted to a wildcard or to anyone', ...evidence], remediation: this.remediation };
     }
     if (r.scheme === 'local') {
       // The local store is protected by file ownership; allowedTokenReaders lists cloud principals.
       return { status: 'pass', evidence: [...evidence, 'only the owner can read the store files'], remediation: this.remediation };
     }
     if (!allowed.length) {
-      return { status: 'warn', evidence: [...evidence, 'allowedTokenReaders is empty: nothing to compare the readers with'], remediation: 'List the principals that may read the token in allowedTokenReaders.' };
+      return { status: 'warn', evidence: ['allowedTokenReaders is empty: nothing to compare the readers with', ...evidence], remediation: 'List the principals that may read the token in allowedTokenReaders.' };
     }
     // The owning account (through its identity policies) is always a reader; it is listed, not compared.
     const compared = report.principals.filter((p) => !/\(IAM principals allowed by identity policies\)$/.test(p));
     const extra = compared.filter((p) => !principalAllowed(p.replace(/ \([^)]*\)$/, ''), allowed) && !principalAllowed(p, allowed));
-    if (extra.length) return { status: 'fail', evidence: [...evidence, ...extra.map((p) => `not in allowedTokenReaders: ${p}`)], remediation: this.remediation };
+    if (extra.length) return { status: 'fail', evidence: [...extra.map((p) => `not in allowedTokenReaders: ${p}`), ...evidence], remediation: this.remediation };
     return { status: 'pass', evidence: [...evidence, `every reader is in allowedTokenReaders (${allowed.length} allowed)`], remediation: this.remediation };
   },
 };
