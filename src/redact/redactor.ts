@@ -548,7 +548,7 @@ class WorkerPool {
   constructor(readonly size: number) {}
 
   start(engine: RecordRedactor, format: 'json' | 'ndjson'): void {
-    const init = { type: 'init', policy: engine.policy, key: new Uint8Array(engine.keyBytes), source: engine.report.source, presetName: engine.report.preset, format, roster: engine.roster.entries() };
+    const init = { type: 'init', policy: engine.policy, key: new Uint8Array(engine.keyBytes), source: engine.report.source, presetName: engine.report.preset, format, roster: engine.roster.entries(), readAhead: !engine.report.roster.prepass };
     for (let i = 0; i < this.size; i++) {
       const w = new Worker(new URL('./worker.js', import.meta.url));
       w.on('message', (m: { type: string; seq: number; text: string; count: number; message: string; exitCode: number; code: string }) => {

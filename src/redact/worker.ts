@@ -16,6 +16,8 @@ export interface WorkerInit {
   presetName: string | null;
   format: 'json' | 'ndjson';
   roster: [string, string][];
+  /** No roster pre-pass (a stream): read each batch's roster fields before redacting it. */
+  readAhead?: boolean;
 }
 export interface WorkerBatch {
   type: 'batch';
@@ -32,12 +34,14 @@ export type WorkerReply =
 
 let engine: RecordRedactor | undefined;
 let format: 'json' | 'ndjson' = 'json';
+let readAhead = false;
 
 parentPort?.on('message', (m: WorkerInit | WorkerBatch | { type: 'finish' }) => {
   if (m.type === 'init') {
     engine = new RecordRedactor(m.policy, Buffer.from(m.key), { sourceName: m.source, presetName: m.presetName });
     for (const [v, r] of m.roster) engine.roster.add(v, r);
     format = m.format;
+    readAhead = m.readAhead === true;
     return;
   }
   if (m.type === 'finish') {
@@ -48,6 +52,9 @@ parentPort?.on('message', (m: WorkerInit | WorkerBatch | { type: 'finish' }) => 
   const buf = Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength);
   const parts: string[] = [];
   try {
+    // A name in free text before its owner's field (same record or a later one of the batch) is then known.
+    // A record the text walk cannot read is left to the redaction below, which names the error.
+    if (readAhead) for (let k = 0; k < m.index.length; k += 4) e.collectRosterText(buf.toString('utf8', m.index[k]!, m.index[k + 1]!), m.section);
     for (let k = 0; k < m.index.length; k += 4) {
       const s = m.index[k]!;
       const end = m.index[k + 1]!;

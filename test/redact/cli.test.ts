@@ -208,6 +208,13 @@ describe('clariguard redact: output file, report, key', () => {
       expect(r.stdout).not.toMatch(/Dana Okafor|Chen Li|Ana Silva/);
       expect(r.stdout).toMatch(/Person-/);
     }
+    // Worker threads on stdin: each worker reads its batch's roster fields before redacting the batch.
+    const word = (i: number): string => `Q${[...i.toString(26)].map((d) => String.fromCharCode(97 + parseInt(d, 26))).join('')}orn`;
+    const many = Array.from({ length: 2000 }, (_, i) => JSON.stringify({ activityId: `a${i}`, activityType: 'MEETING', subject: `QBR with Zed ${word(i)}`, participants: [{ name: `Zed ${word(i)}`, email: `z${i}@c.io` }] })).join('\n');
+    const t = await runCli(['redact', '--key', 'env:CG_KEY', '--format', 'ndjson', '--threads', '2'], { env, input: `${many}\n` });
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.stdout.split('\n').filter(Boolean)).toHaveLength(2000);
+    expect(t.stdout).not.toMatch(/Zed Q/);
   });
 
   it('refuses to guess an unknown shape (exit 2)', async () => {
