@@ -186,8 +186,10 @@ export class SandboxServer {
       if (isCopilot) await this.copilot(req.method ?? 'GET', path.slice(this.cfg.copilotPath.length) || '/', url, res);
       else await this.revenue(req.method ?? 'GET', path.slice(this.cfg.basePath.length) || '/', url, body, res);
     } catch (e) {
-      if (e instanceof HttpError) this.send(res, e.status, e.body, e.headers);
-      else throw e;
+      if (!(e instanceof HttpError)) throw e;
+      // GET /audit/events declares every 4XX and 5XX as the Errors Response Object, unlike the export operations.
+      const listsAudit = req.method === 'GET' && path === `${this.cfg.basePath}/audit/events`;
+      this.send(res, e.status, listsAudit ? errorsResponse(e.status, e.body) : e.body, e.headers);
     }
   }
 
@@ -602,6 +604,15 @@ let errorCounter = 0;
 export function clariError(code: string, namespace: string, message: string): Record<string, unknown> {
   errorCounter++;
   return { code, namespace, errorId: uuid(0x5eed, 997, errorCounter), message, orgId: SANDBOX_ORG_ID };
+}
+
+/** The Errors Response Object (`{"errors":[{status, code, message}]}`) for a body in another error shape. */
+function errorsResponse(status: number, body: unknown): unknown {
+  const b = (body ?? {}) as Record<string, unknown>;
+  if (Array.isArray(b.errors)) return body;
+  const code = typeof b.code === 'string' ? b.code : status === 401 ? 'unauthorized' : status === 429 ? 'rate_limited' : status >= 500 ? 'internal_server_error' : 'bad_request';
+  const message = typeof b.message === 'string' ? b.message : typeof b.error === 'string' ? b.error : `HTTP ${status}`;
+  return { errors: [{ status: String(status), code, message }] };
 }
 
 function internalError(message: string): Record<string, unknown> {

@@ -243,6 +243,31 @@ describe('sandbox contract: Revenue API v4', () => {
     expectValid(schemaFor('revenue', '/export/audit/events', 'post', 'x-export-results'), out.json, 'audit export results');
   });
 
+  it('GET /audit/events answers 401, 429 and 5xx in its declared Errors Response shape', async () => {
+    const v = schemaFor('revenue', '/audit/events', 'get', '4XX');
+    const unauth = await call('GET', '/audit/events', undefined, { apikey: 'not-the-token' });
+    expect(unauth.status).toBe(401);
+    expectValid(v, unauth.json, 'audit 401');
+    const limited = await startSandbox({ token, rateLimit: 1 });
+    const faulty = await startSandbox({ token, failRate: 1 });
+    try {
+      await fetch(`${limited.url}/audit/events`, { headers: { apikey: token } });
+      const r = await fetch(`${limited.url}/audit/events`, { headers: { apikey: token } });
+      expect(r.status).toBe(429);
+      expect(r.headers.get('retry-after')).toMatch(/^\d+$/);
+      expectValid(v, await r.json(), 'audit 429');
+      const f = await fetch(`${faulty.url}/audit/events`, { headers: { apikey: token } });
+      expect(f.status).toBeGreaterThanOrEqual(500);
+      expectValid(schemaFor('revenue', '/audit/events', 'get', '5XX'), await f.json(), 'audit 5xx');
+      // The other operations keep their own shapes.
+      const g = await fetch(`${limited.url}/export/jobs`, { headers: { apikey: token } });
+      expect(await g.json()).toEqual({ error: 'API rate limit exceeded' });
+    } finally {
+      await limited.close();
+      await faulty.close();
+    }
+  });
+
   it('quota exhaustion answers 400 export_monthly_quota_reached', async () => {
     const q = await startSandbox({ token, monthlyQuota: 0 });
     try {
