@@ -326,7 +326,9 @@ async function checkQuota(client: ClariClient, o: ExportCommonOptions): Promise<
   o.onEvent?.({ type: 'info', message: `export quota: ${limits.availableMonthlyQuota ?? '?'} of ${limits.monthlyQuota ?? '?'} left, ${limits.availableConcurrentLimit ?? '?'} concurrent slot(s) free` });
 }
 
-const RETRYABLE_AFTER_START = new Set(['results_truncated', 'network_error', 'server_error', 'rate_limited', 'job_timeout', 'internal_server_error']);
+// bad_response: a garbled status or results answer (a proxy's error page, a cut body) says nothing about the
+// job, which Clari still holds; dropping the journal would make the next run spend quota on a second one.
+const RETRYABLE_AFTER_START = new Set(['results_truncated', 'network_error', 'server_error', 'rate_limited', 'job_timeout', 'internal_server_error', 'bad_response']);
 
 async function runJobExport(spec: JobExportSpec, o: ExportCommonOptions): Promise<ExportResult> {
   const format = o.format ?? 'json';

@@ -273,3 +273,46 @@ describe('results verification', () => {
     await expect(run(['{}{}'], { format: 'json' })).rejects.toMatchObject({ code: 'bad_response' });
   });
 });
+
+describe('export journal', () => {
+  it('keeps the journalled job when a status answer arrives garbled, so the next run resumes it without a second job', async () => {
+    const { exportForecast } = await import('../../src/clari/export.js');
+    const { mkdtempSync, readdirSync, rmSync, existsSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { randomBytes } = await import('node:crypto');
+    const { sb, token } = await sandbox();
+    const dir = mkdtempSync(join(tmpdir(), 'clariguard-journal-'));
+    try {
+      let garble = true;
+      const flaky: typeof fetch = async (input, init) => {
+        const res = await fetch(input, init);
+        if (garble && /\/export\/jobs\/[^/]+$/.test(new URL(String(input)).pathname)) {
+          garble = false;
+          return new Response('{"jobId":"', { status: 200, headers: { 'content-type': 'application/json' } });
+        }
+        return res;
+      };
+      const o = {
+        token: new SecretValue(token),
+        baseUrl: sb.url,
+        forecastId: 'net_arr',
+        period: '2026_Q3',
+        out: join(dir, 'q3.json'),
+        redaction: { mode: 'redact' as const, key: randomBytes(32) },
+        stateDir: join(dir, 'state'),
+        fetch: flaky,
+        retry: fast,
+        poll: { intervalMs: 20 },
+      };
+      await expect(exportForecast(o)).rejects.toMatchObject({ code: 'bad_response' });
+      expect(existsSync(o.out)).toBe(false);
+      expect(readdirSync(o.stateDir).filter((n) => n.endsWith('.json'))).toHaveLength(1);
+      const r = await exportForecast(o);
+      expect(r.resumed).toBe(true);
+      expect(sb.stats().jobsCreated).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
