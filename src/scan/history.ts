@@ -66,8 +66,10 @@ export async function scanDiffs(o: DiffScanOptions, engine: Detector | Promise<D
 
   const flush = (): void => {
     if (file !== null && lineCount > 0) {
-      stats.files++;
-      if (addedBytes > o.maxFileBytes) stats.skipped.tooLarge++;
+      // Skipped and counted as in the work tree (git never lists a .git path); indexOf first: most paths
+      // do not hold the name at all.
+      if (file.includes('node_modules') && file.split('/').includes('node_modules')) stats.skipped.excludedDir++;
+      else if ((stats.files++, addedBytes > o.maxFileBytes)) stats.skipped.tooLarge++;
       else {
         const buf = acc.subarray(0, accLen);
         if (buf.subarray(0, 8000).includes(0)) stats.skipped.binary++;

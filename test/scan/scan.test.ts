@@ -311,6 +311,17 @@ describe('history', () => {
     await expect(scan({ cwd: dir, history: true, rules: 'missing.yaml' })).rejects.toMatchObject({ exitCode: 78 });
   });
 
+  it('skips and counts node_modules in history and in the staged diff, as in the work tree', async () => {
+    initRepo(dir);
+    writeFiles(dir, { 'node_modules/pkg/.env': `CLARI_API_KEY=${T1}\n`, 'src/node_modules_notes/a.env': `CLARI_API_KEY=${T2}\n`, 'app.env': `CLARI_TOKEN=${T3}\n` });
+    git(dir, 'add', '-f', '.');
+    for (const r of [await scan({ cwd: dir, staged: true }), (commitAll(dir, 'vendored'), await scan({ cwd: dir, history: true }))]) {
+      expect(r.findings.map((f) => f.file)).toEqual(['app.env', 'src/node_modules_notes/a.env']);
+      expect(r.stats.skipped.excludedDir).toBe(1);
+      expect(r.stats.files).toBe(2);
+    }
+  });
+
   it('needs a repository; an empty repository is clean', async () => {
     await expect(scan({ cwd: dir, history: true })).rejects.toMatchObject({ exitCode: 2 });
     initRepo(dir);
