@@ -1,19 +1,13 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { read } from 'read';
-import { InputError, UsageError } from '../errors.js';
+import { ClariguardError, ExitCode, InputError, UsageError } from '../errors.js';
 
 const MAX_SECRET_BYTES = 64 * 1024;
 
 /** Reads a secret from a file, a piped stdin, or a hidden prompt asked twice on a TTY. Never from argv. */
 export async function readSecretInput(options: { fromFile?: string; prompt?: string; confirm?: boolean } = {}): Promise<string> {
   if (options.fromFile) {
-    let buf: Buffer;
-    try {
-      buf = readFileSync(options.fromFile);
-    } catch (e) {
-      throw new UsageError(`cannot read ${options.fromFile}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
-    }
-    return cleanSecretText(buf, options.fromFile);
+    return cleanSecretText(readFileLimited(options.fromFile), options.fromFile);
   }
   if (process.stdin.isTTY) {
     const prompt = options.prompt ?? 'Secret value: ';
@@ -38,6 +32,43 @@ export async function readAllStdin(limit = MAX_SECRET_BYTES): Promise<Buffer> {
     chunks.push(b);
   }
   return Buffer.concat(chunks);
+}
+
+/**
+ * Reads at most `limit` bytes: a device or a pipe (`--from-file <(cmd)`) may never end, and a file picked by
+ * mistake may be huge; either must fail fast instead of filling memory.
+ */
+function readFileLimited(file: string, limit = MAX_SECRET_BYTES): Buffer {
+  const fail = (e: unknown): never => {
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    const exitCode = code === 'ENOENT' || code === 'ENOTDIR' ? ExitCode.noInput : code === 'EACCES' || code === 'EPERM' ? ExitCode.noPermission : ExitCode.usage;
+    throw new ClariguardError(`cannot read ${file}: ${code}`, { exitCode, code: exitCode === ExitCode.noInput ? 'not_found' : 'usage' });
+  };
+  let fd = -1;
+  try {
+    fd = openSync(file, 'r');
+  } catch (e) {
+    fail(e);
+  }
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const chunk = Buffer.alloc(16 * 1024);
+    for (;;) {
+      let n = 0;
+      try {
+        n = readSync(fd, chunk, 0, chunk.length, null);
+      } catch (e) {
+        fail(e);
+      }
+      if (n === 0) return Buffer.concat(chunks);
+      total += n;
+      if (total > limit) throw new InputError(file, `larger than ${limit} bytes, which no secret is; nothing was stored`);
+      chunks.push(Buffer.from(chunk.subarray(0, n)));
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** One trailing newline (from echo or a file) is not part of the secret; anything else is. */

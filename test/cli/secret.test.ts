@@ -65,6 +65,22 @@ describe('clariguard secret (CLI)', () => {
     expect(help.stdout).not.toMatch(/--value/);
   });
 
+  it('--from-file: a missing file is exit 66, an oversized file exit 65 naming it, and nothing is stored', async () => {
+    const missing = await runCli(['secret', 'set', 'local:x/y', '--from-file', join(dir, 'nope.txt')], { env });
+    expect(missing.code).toBe(66);
+    expect(missing.stderr).toMatch(/nope\.txt/);
+    const big = join(dir, 'big.txt');
+    writeFileSync(big, 'x'.repeat(200 * 1024));
+    const tooBig = await runCli(['secret', 'set', 'local:x/y', '--from-file', big], { env, timeoutMs: 20_000 });
+    expect(tooBig.code).toBe(65);
+    expect(tooBig.stderr).toMatch(/big\.txt/);
+    expect(tooBig.stderr.trim().split('\n')).toHaveLength(1);
+    // An endless source (a device, or a pipe such as <(cmd) that never ends) stops at the limit too.
+    const endless = await runCli(['secret', 'set', 'local:x/y', '--from-file', '/dev/zero'], { env, timeoutMs: 20_000 });
+    expect(endless.code).toBe(65);
+    expect((await runCli(['secret', 'list', '--json'], { env })).stdout).not.toMatch(/x\/y/);
+  });
+
   it('copies between references without the value touching argv or output', async () => {
     const token = canary();
     const copy = await runCli(['secret', 'copy', 'env:CLARI_API_KEY', 'local:clari/prod/api-token'], {
