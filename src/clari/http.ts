@@ -6,7 +6,7 @@ export interface RetryOptions {
   maxAttempts?: number;
   /** First backoff step in ms (default 500); doubles per attempt, full jitter. */
   baseDelayMs?: number;
-  /** Largest single wait in ms, also caps Retry-After (default 30 000). */
+  /** Largest single backoff wait in ms (default 30 000); a longer Retry-After is waited out within totalTimeoutMs. */
   maxDelayMs?: number;
   /** Total time budget for one logical request including all retries, in ms (default 300 000). */
   totalTimeoutMs?: number;
@@ -129,7 +129,9 @@ export async function sendWithRetry(req: HttpRequest, deps: HttpDeps): Promise<R
     if (attempt + 1 >= r.maxAttempts) break;
     const elapsed = Date.now() - started;
     const remaining = r.totalTimeoutMs - elapsed;
-    let delay = retryAfterMs !== undefined ? Math.min(retryAfterMs, r.maxDelayMs) : backoffDelay(attempt, r);
+    // Retry-After is the server's floor, not a hint: never retry sooner (the cap only bounds our own backoff);
+    // one beyond the total budget ends the retries below.
+    let delay = retryAfterMs !== undefined ? retryAfterMs : backoffDelay(attempt, r);
     if (retryAfterMs !== undefined) delay += Math.round(r.random() * Math.min(250, r.baseDelayMs)); // spread synchronized clients
     if (delay >= remaining) break;
     deps.onRetry?.({ operation: req.operation, attempt: attempt + 1, delayMs: delay, reason: lastError?.code ?? 'error' });

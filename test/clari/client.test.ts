@@ -228,6 +228,19 @@ describe('retry arithmetic', () => {
     const low = resolveRetry({ baseDelayMs: 100, maxDelayMs: 1000, random: () => 0 });
     expect(backoffDelay(2, low)).toBe(100);
   });
+  it('waits at least Retry-After even past the backoff cap, and gives up when it exceeds the total budget', async () => {
+    const answers = (retryAfter: string): typeof fetch => {
+      let n = 0;
+      return async () => (n++ === 0 ? new Response('{"error":"API rate limit exceeded"}', { status: 429, headers: { 'retry-after': retryAfter } }) : new Response('{"jobs":{}}', { status: 200 }));
+    };
+    const waits: number[] = [];
+    const c = createClariClient({ baseUrl: 'http://127.0.0.1:9/v4', token: new SecretValue(canary('cgra')), fetch: answers('1'), retry: { baseDelayMs: 10, maxDelayMs: 100, totalTimeoutMs: 10_000 }, onRetry: (i) => waits.push(i.delayMs) });
+    await c.getLimits();
+    expect(waits).toHaveLength(1);
+    expect(waits[0]).toBeGreaterThanOrEqual(1000);
+    const impatient = createClariClient({ baseUrl: 'http://127.0.0.1:9/v4', token: new SecretValue(canary('cgra')), fetch: answers('600'), retry: { baseDelayMs: 10, maxDelayMs: 100, totalTimeoutMs: 5_000 } });
+    await expect(impatient.getLimits()).rejects.toMatchObject({ code: 'rate_limited', exitCode: 75 });
+  });
   it('limits request starts per second', async () => {
     const l = new RateLimiter(10);
     const t0 = Date.now();
