@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { ExitCode, InputError, SecretNotFoundError, StoreError, UsageError } from '../../errors.js';
 import type { SecretRef } from '../ref.js';
@@ -121,8 +121,9 @@ export class DotenvBackend extends ReadOnlyBackend implements SecretBackend {
     const file = this.fileOf(ref);
     let text: string;
     try {
-      text = readFileSync(file, 'utf8');
+      text = readBounded(file);
     } catch (e) {
+      if (e instanceof InputError) throw e;
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') throw new SecretNotFoundError(ref.raw, `file ${file} does not exist`);
       throw new StoreError('dotenv', 'read', `cannot read ${file} (${code ?? 'error'})`, {
@@ -173,5 +174,26 @@ export class DotenvBackend extends ReadOnlyBackend implements SecretBackend {
       ],
       wildcard: (mode & 0o004) !== 0,
     };
+  }
+}
+
+/** Far above any real .env file; a device or endless pipe named by mistake must not fill memory. */
+const MAX_DOTENV_BYTES = 16 << 20;
+
+function readBounded(file: string): string {
+  const fd = openSync(file, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const chunk = Buffer.alloc(64 * 1024);
+    for (;;) {
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) return Buffer.concat(chunks).toString('utf8');
+      total += n;
+      if (total > MAX_DOTENV_BYTES) throw new InputError(file, `larger than ${MAX_DOTENV_BYTES} bytes; not a .env file`);
+      chunks.push(Buffer.from(chunk.subarray(0, n)));
+    }
+  } finally {
+    closeSync(fd);
   }
 }

@@ -91,6 +91,13 @@ describe('dotenv backend', () => {
     await expect(b.read(parseSecretRef('dotenv:.env'))).rejects.toMatchObject({ exitCode: 2 });
   });
 
+  it('refuses an oversized or endless source (exit 65 naming it) instead of reading it all into memory', async () => {
+    writeFileSync(join(dir, 'huge.env'), `${'#'.repeat(17 << 20)}\nK=v\n`);
+    const b = new DotenvBackend(dir);
+    await expect(b.read(parseSecretRef('dotenv:huge.env#K'))).rejects.toMatchObject({ exitCode: 65, message: expect.stringMatching(/huge\.env/) });
+    await expect(b.read(parseSecretRef('dotenv:/dev/zero#K'))).rejects.toMatchObject({ exitCode: 65, message: expect.stringMatching(/\/dev\/zero/) });
+  });
+
   it('reports a world-readable .env as a wildcard reader', async () => {
     const f = join(dir, '.env');
     writeFileSync(f, 'K=v\n');
