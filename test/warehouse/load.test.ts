@@ -171,6 +171,14 @@ describe('PostgreSQL sink', () => {
     expect(await count('forecast_entries', 'cli1')).toBe(3);
   });
 
+  test('CLI: warehouse load of a file that does not exist exits 66 (no input) with one line naming it', async () => {
+    const missing = join(tmp.dir, 'no-such-export.json');
+    const r = await runCli(['warehouse', 'load', missing, '--url', server.url, '--job-id', 'nf'], { env: isolatedEnv(tmp.dir) });
+    expect(r.code).toBe(66);
+    expect(r.stderr.trim().split('\n')).toEqual([`clariguard: ${missing}: cannot read: ENOENT`]);
+    expect(r.stdout).toBe('');
+  });
+
   test('resolveWarehouseTarget rejects a secret that is not a warehouse URL', async () => {
     await expect(resolveWarehouseTarget('env:NOT_A_URL', { env: { NOT_A_URL: 'hello' } })).rejects.toMatchObject({ exitCode: 2 });
   });

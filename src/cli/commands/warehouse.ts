@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { UsageError } from '../../errors.js';
+import { ClariguardError, ExitCode, UsageError } from '../../errors.js';
 import { DEFAULT_KEY_REF, formatFromName, loadPseudonymKey, parseRecords, type RedactFormat } from '../../redact/index.js';
 import { writeFileAtomicSync } from '../../util/atomic.js';
 import { initWarehouse } from '../../warehouse/init.js';
@@ -60,8 +60,8 @@ export function registerWarehouseCommands({ program }: CliContext): void {
       const kind = oneOf(opts.kind, KINDS, '--kind');
       const format = (opts.format ? oneOf(opts.format, ['json', 'ndjson', 'csv'] as const, '--format') : formatFromName(file)) as RedactFormat | null;
       if (!format) throw new UsageError(`cannot tell the format of ${file} from its name; pass --format json|ndjson|csv`);
-      await stat(file).catch(() => {
-        throw new UsageError(`cannot read ${file}`);
+      await stat(file).catch((e: NodeJS.ErrnoException) => {
+        throw new ClariguardError(`${file}: cannot read: ${e.code ?? 'error'}`, { exitCode: ExitCode.noInput, code: 'no_input' });
       });
       const r = await loadRecordsIntoWarehouse({
         target: opts.url,
