@@ -14,13 +14,26 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
+/**
+ * Text from a scanned repository as it is safe to print on a terminal: control characters (an escape
+ * sequence in a file, a file name or a commit author could move the cursor, rewrite earlier lines or retitle
+ * the window) are shown as `\xHH` / `\u{HH}` instead of being sent.
+ */
+export function printable(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+    const n = c.codePointAt(0)!;
+    return n < 0x100 ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u{${n.toString(16)}}`;
+  });
+}
+
 /** Human-readable report: one block per finding, then a summary line. */
 export function formatText(result: ScanResult): string {
   const out: string[] = [];
   for (const f of result.findings) {
-    out.push(`${f.file}:${f.line}:${f.column}: ${f.ruleId} (${f.severity})`);
-    out.push(`    ${f.snippet}`);
-    if (f.commit) out.push(`    commit ${f.commit.slice(0, 12)} by ${f.author ?? 'unknown'} on ${f.date ?? 'unknown'}`);
+    out.push(`${printable(f.file)}:${f.line}:${f.column}: ${f.ruleId} (${f.severity})`);
+    out.push(`    ${printable(f.snippet)}`);
+    if (f.commit) out.push(`    commit ${f.commit.slice(0, 12)} by ${printable(f.author ?? 'unknown')} on ${f.date ?? 'unknown'}`);
     out.push(`    fingerprint ${f.fingerprint}`);
   }
   const s = result.stats;
@@ -39,7 +52,7 @@ export function formatText(result: ScanResult): string {
     `${result.findings.length ? plural(result.findings.length, 'finding') : 'no findings'}: scanned ${scope}, ${s.bytes} bytes in ${s.ms} ms` +
       (skipped.length ? `; skipped ${skipped.join(', ')}` : ''),
   );
-  for (const u of s.unreadable) out.push(`unreadable: ${u}`);
+  for (const u of s.unreadable) out.push(`unreadable: ${printable(u)}`);
   return `${out.join('\n')}\n`;
 }
 

@@ -126,6 +126,18 @@ describe('clariguard scan (CLI)', () => {
     expect(clean.stdout).toMatch(/^no findings: scanned 1 file/);
   });
 
+  it('text: control characters from the repository (file name, line) are shown escaped, never sent to the terminal', async () => {
+    const name = 'odd\x1b]0;pwned\x07name.env';
+    writeFiles(dir, { [name]: `CLARI_API_KEY=${T1} \x1b[2J\u009b2J\r\n` });
+    const r = await runCli(['scan'], { env, cwd: dir });
+    expect(r.code).toBe(1);
+    // eslint-disable-next-line no-control-regex
+    expect(r.stdout).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/);
+    expect(r.stdout).toContain('odd\\x1b]0;pwned\\x07name.env:1:15: clari-api-token (high)');
+    expect(r.stdout).toContain('?[2J\\x9b2J');
+    expectNoLeak(r.stdout + r.stderr, T1);
+  });
+
   it('shows a progress line on a terminal (work tree and history), none when stderr is not a terminal', async () => {
     initRepo(dir);
     const files: Record<string, string> = { 'cfg/app.env': `CLARI_API_KEY=${T1}\n` };
