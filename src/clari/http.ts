@@ -106,7 +106,7 @@ export async function sendWithRetry(req: HttpRequest, deps: HttpDeps): Promise<R
       if (req.signal?.aborted) throw e;
       if (/redirect/i.test(String((e as { cause?: { message?: string } })?.cause?.message ?? ''))) {
         // Not transient, and following it would hand the apikey header to wherever it points.
-        throw new ClariApiError({ status: 0, code: 'unexpected_redirect', message: `${req.url.host} answered with a redirect; check --base-url`, operation: req.operation });
+        throw new ClariApiError({ status: 0, code: 'unexpected_redirect', message: `${req.url.host} answered with a redirect`, operation: req.operation });
       }
       const errno = errnoOf(e) ?? 'network';
       lastError = new ClariApiError({

@@ -198,7 +198,10 @@ describe('Clari client against the sandbox', () => {
     try {
       const port = (srv.address() as { port: number }).port;
       const c = createClariClient({ baseUrl: `http://127.0.0.1:${port}/v4`, token: new SecretValue(canary()), retry: fast });
-      await expect(c.getLimits()).rejects.toMatchObject({ code: 'unexpected_redirect' });
+      const e = await c.getLimits().catch((x: unknown) => x as Error);
+      expect(e).toMatchObject({ code: 'unexpected_redirect' });
+      // One "check --base-url", from the hint: the message does not repeat it.
+      expect(e.message.match(/check --base-url/g)).toHaveLength(1);
       expect(hits).toBe(1);
     } finally {
       srv.close();
