@@ -4,8 +4,15 @@ import { ClariApiError } from './errors.js';
 /** Clari's period ids look like 2026_Q3; file names embed them (clari_export_forecast_x_2026_Q3_…). */
 const PERIOD_IN_NAME = /(?:^|[^0-9])(\d{4}_Q[1-4])(?![0-9])/;
 
+/**
+ * Clari's own names (the job status example in the Revenue OpenAPI document) run more digits into the
+ * quarter: `…_2021_Q12915_20210415_015255.json` is 2021_Q1. Read that way only when the name ends in the
+ * `_YYYYMMDD_HHMMSS` stamp, so an arbitrary run of digits is not taken for a quarter.
+ */
+const PERIOD_BEFORE_STAMP = /(?:^|[^0-9])(\d{4}_Q[1-4])\d*_\d{8}_\d{6}(?:\.[A-Za-z]+)?$/;
+
 export function periodFromFileName(name: string | undefined): string | undefined {
-  return name ? PERIOD_IN_NAME.exec(name)?.[1] : undefined;
+  return name ? (PERIOD_IN_NAME.exec(name)?.[1] ?? PERIOD_BEFORE_STAMP.exec(name)?.[1]) : undefined;
 }
 
 export function periodMismatch(requested: string, got: string, where: string): ClariApiError {

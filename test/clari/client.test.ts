@@ -271,6 +271,12 @@ describe('results verification', () => {
     await run(['User,Email\r\na,b\r\n', 'c,d\r\n'], { format: 'csv', onProgress: (p) => rows.push(p.records) });
     expect(rows).toEqual([1, 2]);
   });
+  it('reads the period from file names as the spec shows them (digits right after the quarter)', () => {
+    // GET /export/jobs/{jobId} example in the Revenue OpenAPI document.
+    expect(periodFromFileName('clari_export_forecast_total_new_2021_Q12915_20210415_015255.json')).toBe('2021_Q1');
+    expect(periodFromFileName('clari_export_forecast_net_arr_2026_Q3_20261130_000252.csv')).toBe('2026_Q3');
+    expect(periodFromFileName('clari_export_default-view_20180118_004234.json')).toBeUndefined();
+  });
   it('fails on another period (Clari fell back to the current quarter)', async () => {
     const doc = '{"entries":[],"timePeriods":[{"timePeriodId":"2026_Q4"}]}';
     await expect(run([doc], { format: 'json', expectedPeriod: '2026_Q3' })).rejects.toMatchObject({ code: 'period_mismatch' });
