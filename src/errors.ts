@@ -60,6 +60,17 @@ export class InputError extends ClariguardError {
   }
 }
 
+/**
+ * An input file that cannot be opened: missing is exit 66 (EX_NOINPUT), not readable is 77, anything else
+ * a bad-input error (65). One line, naming the file.
+ */
+export function inputFileError(file: string, e: unknown, what = 'cannot read'): ClariguardError {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return new ClariguardError(`${file}: no such file`, { exitCode: ExitCode.noInput, code: 'not_found' });
+  if (code === 'EACCES' || code === 'EPERM') return new ClariguardError(`${file}: permission denied`, { exitCode: ExitCode.noPermission, code: 'permission_denied' });
+  return new InputError(file, `${what}: ${code ?? (e as Error | undefined)?.message ?? 'error'}`);
+}
+
 export class ConfigError extends ClariguardError {
   constructor(message: string, cause?: unknown) {
     super(message, { exitCode: ExitCode.config, code: 'config', cause });

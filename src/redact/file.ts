@@ -4,7 +4,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { dirname } from 'node:path';
 import { Readable, Transform, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
-import { ClariguardError, ConfigError, ExitCode, InputError, UsageError } from '../errors.js';
+import { ClariguardError, ConfigError, ExitCode, InputError, inputFileError, UsageError } from '../errors.js';
 import { readOrCreateSecret, type SecretOptions } from '../secrets/index.js';
 import { AtomicFileWriter } from '../util/atomic.js';
 import type { RedactionReport } from './engine.js';
@@ -320,7 +320,7 @@ export async function redactFile(o: RedactFileOptions): Promise<RedactionReport>
       size = st.size;
     } catch (e) {
       if (e instanceof UsageError) throw e;
-      throw new InputError(o.in, `cannot read: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+      throw inputFileError(o.in, e);
     }
     input = createReadStream(o.in, { highWaterMark: 1 << 20 });
   } else input = o.stdin ?? process.stdin;

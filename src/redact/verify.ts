@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { InputError } from '../errors.js';
+import { InputError, inputFileError } from '../errors.js';
 import { findEmails, findPhoneNumbers, maskPii, Roster, tokensOf } from './detectors.js';
 import { normalizeForPseudonym } from './pseudonym.js';
 
@@ -48,6 +48,7 @@ export function readRosterCsv(file: string): string[] {
     rows = parseCsv(readFileSync(file), { bom: true, relax_column_count: true, skip_empty_lines: true }) as string[][];
   } catch (e) {
     const err = e as { code?: string; lines?: number; message?: string };
+    if (err.code && /^E[A-Z]+$/.test(err.code) && err.lines === undefined) throw inputFileError(file, e, 'cannot read roster');
     throw new InputError(file, `cannot read roster: ${err.code ?? err.message ?? 'error'}`, { line: err.lines });
   }
   if (rows.length === 0) return [];
@@ -100,7 +101,7 @@ export async function verifyRedaction(file: string, options: { roster?: string }
       stream!.once('error', rej);
     });
   } catch (e) {
-    throw new InputError(file, `cannot read: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    throw inputFileError(file, e);
   }
   const rl = createInterface({ input: stream, crlfDelay: Infinity });
   let lineNo = 0;

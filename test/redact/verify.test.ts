@@ -82,9 +82,14 @@ describe('verify-redaction', () => {
     expect(r.code).toBe(0);
   });
 
-  it('a missing file is exit 65/66, one line', async () => {
-    const r = await runCli(['verify-redaction', join(tmp.dir, 'nope.json')], { env: isolatedEnv(tmp.dir) });
-    expect([65, 66]).toContain(r.code);
-    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  it('a missing input or roster file is exit 66 (no input), one line naming it; so is redact --in', async () => {
+    const env = isolatedEnv(tmp.dir);
+    const nope = join(tmp.dir, 'nope.json');
+    for (const args of [['verify-redaction', nope], ['verify-redaction', '--roster', join(tmp.dir, 'nope.csv'), nope], ['redact', '--in', nope, '--preset', 'flat-entries']]) {
+      const r = await runCli(args, { env });
+      expect(r.code).toBe(66);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/nope\.(json|csv): no such file/);
+    }
   });
 });
