@@ -86,11 +86,17 @@ async function peek(input: Readable, n: number): Promise<{ head: Buffer; stream:
 
 /** Chooses the preset from the head of the input, or null when the head does not tell. */
 function presetFromHead(head: Buffer, format: RedactFormat, source: string): string | null {
+  const h = shapeFromHead(head, format, source);
+  return h ? detectPreset(h) : null;
+}
+
+/** What the first bytes show of the shape (see ShapeHint); null when they are malformed. */
+function shapeFromHead(head: Buffer, format: RedactFormat, source: string): ShapeHint | null {
   if (format === 'csv') {
     const nl = head.indexOf(0x0a);
     const line = head.subarray(head[0] === 0xef ? 3 : 0, nl < 0 ? head.length : nl).toString('utf8').replace(/\r$/, '');
     const cols = line.split(',').map((c) => c.replace(/^"|"$/g, '').trim());
-    return detectPreset({ format, topKeys: [], section: null, recordKeys: cols });
+    return { format, topKeys: [], section: null, recordKeys: cols };
   }
   const topKeys: string[] = [];
   let hint: ShapeHint | null = null;
@@ -121,9 +127,22 @@ function presetFromHead(head: Buffer, format: RedactFormat, source: string): str
   } catch (e) {
     if (e !== found) return null; // malformed: the real pass reports it with its location
   }
-  const h = (hint ?? { format, topKeys, section: null, recordKeys: [] }) as ShapeHint;
-  const name = detectPreset(h);
-  return name;
+  return (hint ?? { format, topKeys, section: null, recordKeys: [] }) as ShapeHint;
+}
+
+/**
+ * An explicit preset made for another shape lets names and emails through (its rules name other fields, and
+ * a roster it never fills finds no names in free text), with exit 0. So when the first record clearly belongs
+ * to another preset, the run is refused; a shape detection cannot place is left to the preset given.
+ */
+function checkExplicitPreset(presetName: string, head: Buffer, format: RedactFormat, source: string): void {
+  const shape = shapeFromHead(head, format, source);
+  if (!shape || (shape.recordKeys.length === 0 && shape.topKeys.length === 0)) return;
+  const detected = detectPreset(shape);
+  if (detected === null || detected === presetName) return;
+  const keys = shape.recordKeys.length ? shape.recordKeys : shape.topKeys;
+  const shown = keys.slice(0, 6).join(', ') + (keys.length > 6 ? ', …' : '');
+  throw new UsageError(`${source}: looks like a ${detected} export (fields ${shown}), not ${presetName}: use --preset ${detected}, or a policy for this shape`);
 }
 
 /**
@@ -137,7 +156,10 @@ function chooseFormatAndPolicy(head: Buffer, options: Pick<RedactStreamOptions, 
   const format = options.format ?? formatFromName(options.sourceName) ?? sniffFormat(head);
   if (!format) throw new UsageError(`${source}: cannot tell whether this is JSON, NDJSON or CSV; pass --format`);
   if (options.policy) return { format, policy: options.policy, presetName: null };
-  if (options.preset) return { format, policy: presetPolicy(options.preset), presetName: options.preset };
+  if (options.preset) {
+    checkExplicitPreset(options.preset, head, format, source);
+    return { format, policy: presetPolicy(options.preset), presetName: options.preset };
+  }
   const presetName = presetFromHead(head, format, source);
   return { format, policy: presetName ? presetPolicy(presetName) : null, presetName };
 }

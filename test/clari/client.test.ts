@@ -198,7 +198,7 @@ describe('Clari client against the sandbox', () => {
     try {
       const port = (srv.address() as { port: number }).port;
       const c = createClariClient({ baseUrl: `http://127.0.0.1:${port}/v4`, token: new SecretValue(canary()), retry: fast });
-      const e = await c.getLimits().catch((x: unknown) => x as Error);
+      const e = (await c.getLimits().catch((x: unknown) => x)) as Error;
       expect(e).toMatchObject({ code: 'unexpected_redirect' });
       // One "check --base-url", from the hint: the message does not repeat it.
       expect(e.message.match(/check --base-url/g)).toHaveLength(1);

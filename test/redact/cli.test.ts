@@ -217,6 +217,20 @@ describe('clariguard redact: output file, report, key', () => {
     expect(t.stdout).not.toMatch(/Zed Q/);
   });
 
+  it('an explicit preset made for another shape is refused (exit 2, no output), never a silent pass-through', async () => {
+    const presets = [...new Set(Object.values(PRESET_OF))];
+    for (const [file, own] of Object.entries(PRESET_OF)) {
+      for (const preset of presets.filter((p) => p !== own)) {
+        const out = join(tmp.dir, `x-${preset}-${file}`);
+        const r = await runCli(['redact', '--key', 'env:CG_KEY', '--in', join(FIX, file), '--preset', preset, '--out', out], { env });
+        expect(r.code, `${preset} on ${file}`).toBe(2);
+        expect(r.stderr.trim().split('\n')).toHaveLength(1);
+        expect(r.stderr).toMatch(new RegExp(`looks like a ${own} export .*not ${preset}: use --preset ${own}`));
+        expect(existsSync(out)).toBe(false);
+      }
+    }
+  });
+
   it('refuses to guess an unknown shape (exit 2)', async () => {
     const r = await runCli(['redact', '--key', 'env:CG_KEY'], { env, input: '[{"foo": 1}]' });
     expect(r.code).toBe(2);
