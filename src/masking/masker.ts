@@ -37,27 +37,7 @@ export class PatternSet {
   /** Masks complete matches in `buf`. Returns the masked buffer. */
   maskBuffer(buf: Buffer, mask: Buffer = Buffer.from(MASK)): Buffer {
     if (this.empty) return buf;
-    const parts: Buffer[] = [];
-    let start = 0;
-    let i = 0;
-    const n = buf.length;
-    outer: while (i < n) {
-      if (this.firstBytes[buf[i]] === 1) {
-        for (const p of this.patterns) {
-          if (p.length <= n - i && buf[i + p.length - 1] === p[p.length - 1] && buf.compare(p, 0, p.length, i, i + p.length) === 0) {
-            if (i > start) parts.push(buf.subarray(start, i));
-            parts.push(mask);
-            i += p.length;
-            start = i;
-            continue outer;
-          }
-        }
-      }
-      i++;
-    }
-    if (start === 0) return buf;
-    if (start < n) parts.push(buf.subarray(start));
-    return Buffer.concat(parts);
+    return this.mask(buf, mask, false).out;
   }
 
   /**
@@ -68,13 +48,17 @@ export class PatternSet {
    */
   maskStreaming(buf: Buffer, mask: Buffer = Buffer.from(MASK)): { out: Buffer; hold: number } {
     if (this.empty) return { out: buf, hold: 0 };
+    return this.mask(buf, mask, true);
+  }
+
+  private mask(buf: Buffer, mask: Buffer, streaming: boolean): { out: Buffer; hold: number } {
     const parts: Buffer[] = [];
     let start = 0;
     let i = 0;
     const n = buf.length;
     outer: while (i < n) {
       if (this.firstBytes[buf[i]] === 1) {
-        if (n - i < this.maxLength && this.couldExtend(buf, i)) break;
+        if (streaming && n - i < this.maxLength && this.couldExtend(buf, i)) break;
         for (const p of this.patterns) {
           if (p.length <= n - i && buf[i + p.length - 1] === p[p.length - 1] && buf.compare(p, 0, p.length, i, i + p.length) === 0) {
             if (i > start) parts.push(buf.subarray(start, i));
@@ -87,8 +71,9 @@ export class PatternSet {
       }
       i++;
     }
+    if (start === 0 && i === n) return { out: buf, hold: 0 };
     if (i > start) parts.push(buf.subarray(start, i));
-    return { out: parts.length === 1 ? parts[0] : Buffer.concat(parts), hold: n - i };
+    return { out: parts.length === 1 ? parts[0]! : Buffer.concat(parts), hold: n - i };
   }
 
   /** True when the bytes from `i` to the end are a proper prefix of some pattern. */

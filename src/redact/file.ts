@@ -4,7 +4,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { dirname } from 'node:path';
 import { Readable, Transform, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
-import { ClariguardError, ConfigError, ExitCode, InputError, inputFileError, UsageError } from '../errors.js';
+import { ClariguardError, ConfigError, ExitCode, inputFileError, UsageError } from '../errors.js';
 import { readOrCreateSecret, type SecretOptions } from '../secrets/index.js';
 import { AtomicFileWriter } from '../util/atomic.js';
 import type { RedactionReport } from './engine.js';
@@ -15,7 +15,7 @@ import { detectPreset, presetPolicy, type ShapeHint } from './presets.js';
 import { keyIdOf } from './pseudonym.js';
 import { buildRedactor, type Redactor } from './redactor.js';
 import { redactInRanges } from './parallel.js';
-import { rosterScanner } from './ranges.js';
+import { quietOnBadInput, rosterScanner } from './ranges.js';
 
 // Redacting a file or a stream: what the CLI runs. Kept apart from the package index so that a run with a
 // preset does not load zod and yaml (the policy-file parser) at start-up; they load when a policy is read.
@@ -191,22 +191,12 @@ export async function redactStream(input: Readable, output: Writable, options: R
  * redaction names the error.
  */
 function rosterAhead(redactor: Redactor, format: RedactFormat): Transform {
-  const scanner = rosterScanner(redactor.engine, format);
-  let failed = false;
-  const guard = (step: () => void): void => {
-    if (failed) return;
-    try {
-      step();
-    } catch (e) {
-      if (!(e instanceof InputError)) throw e;
-      failed = true;
-    }
-  };
+  const scanner = quietOnBadInput(rosterScanner(redactor.engine, format));
   return new Transform({
     transform(chunk: Buffer | string, _enc, cb) {
       const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
       try {
-        guard(() => scanner.push(b));
+        scanner.push(b);
       } catch (e) {
         cb(e as Error);
         return;
@@ -215,7 +205,7 @@ function rosterAhead(redactor: Redactor, format: RedactFormat): Transform {
     },
     flush(cb) {
       try {
-        guard(() => scanner.end());
+        scanner.end();
       } catch (e) {
         cb(e as Error);
         return;

@@ -103,7 +103,7 @@ export function rosterScanner(engine: RecordRedactor, format: RedactFormat, star
  * it quietly (and a range so ended is never a confirmed record boundary): the redaction pass reads every byte in
  * order and names the first error, the same one whether the file is read by one thread or in ranges.
  */
-function quietOnBadInput(s: RangeScanner): RangeScanner {
+export function quietOnBadInput(s: RangeScanner): RangeScanner {
   let failed = false;
   const guard = (step: () => void): void => {
     if (failed) return;
