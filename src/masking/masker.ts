@@ -1,5 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import { secretVariants } from './variants.js';
+import { secretVariants, wrappedBase64Variants } from './variants.js';
 
 export const MASK = '***';
 
@@ -26,7 +26,7 @@ export class PatternSet {
 
   static forSecrets(values: Iterable<string>): PatternSet {
     const all: string[] = [];
-    for (const v of values) all.push(...secretVariants(v));
+    for (const v of values) all.push(...secretVariants(v), ...wrappedBase64Variants(v));
     return new PatternSet(all);
   }
 

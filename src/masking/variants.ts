@@ -45,3 +45,22 @@ export function secretVariants(value: string): string[] {
   forms.add(hex.toUpperCase());
   return [...forms].filter((f) => f.length >= Math.min(MIN_FRAGMENT, value.length)).sort((a, b) => b.length - a.length);
 }
+
+/**
+ * The value's base64 as line-wrapping encoders print it (`base64` wraps at 76 columns, `openssl base64` at 64,
+ * with LF or CRLF): for a value whose base64 is longer than a line, the plain forms above never match that
+ * output. Only the encoding that starts with the value (`echo $TOKEN | base64`), where the breaks fall at
+ * known places; the characters after the value's last stable one are left out, as for the plain form.
+ */
+export function wrappedBase64Variants(value: string): string[] {
+  const bytes = Buffer.from(value, 'utf8');
+  const stable = bytes.toString('base64').slice(0, Math.floor((bytes.length * 8) / 6));
+  const out: string[] = [];
+  for (const width of [64, 76]) {
+    if (stable.length <= width) continue;
+    const lines: string[] = [];
+    for (let i = 0; i < stable.length; i += width) lines.push(stable.slice(i, i + width));
+    out.push(lines.join('\n'), lines.join('\r\n'));
+  }
+  return out;
+}

@@ -40,6 +40,24 @@ describe('secret variants', () => {
       expect(Buffer.from(masked.split(' ').pop()!, 'base64').toString('latin1')).not.toContain(SECRET);
     }
   });
+
+  it('catches a long value base64-encoded by a line-wrapping encoder (base64: 76 columns, openssl: 64; LF or CRLF), also in chunks', async () => {
+    const long = `clari_tok_${'Qw7Lp0Vn3Rt5Zx81'.repeat(6)}`;
+    const ps = PatternSet.forSecrets([long]);
+    const plain = Buffer.from(`${long}\n`).toString('base64');
+    for (const width of [64, 76]) {
+      for (const eol of ['\n', '\r\n']) {
+        const wrapped = (plain.match(new RegExp(`.{1,${width}}`, 'g')) ?? []).join(eol) + eol;
+        const masked = ps.maskString(`$ echo $TOKEN | base64${eol}${wrapped}`);
+        expect(masked, `${width} ${JSON.stringify(eol)}`).toContain('***');
+        // At most the few characters that mix the value's last byte with the newline are left.
+        const rest = masked.split('***').pop()!.replace(/\s/g, '');
+        expect(rest.length, `${width} ${JSON.stringify(eol)}`).toBeLessThanOrEqual(4);
+        const chunked = await pipeChunks(ps, [...Buffer.from(wrapped)].map((b) => Buffer.of(b)));
+        expect(chunked.toString()).toBe(ps.maskString(wrapped));
+      }
+    }
+  });
 });
 
 describe('MaskingStream', () => {
