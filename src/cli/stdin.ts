@@ -28,7 +28,7 @@ export async function readAllStdin(limit = MAX_SECRET_BYTES): Promise<Buffer> {
   for await (const chunk of process.stdin) {
     const b = chunk as Buffer;
     total += b.length;
-    if (total > limit) throw new UsageError(`secret input is larger than ${limit} bytes`);
+    if (total > limit) throw new InputError('<stdin>', `larger than ${limit} bytes, which no secret is; nothing was stored`);
     chunks.push(b);
   }
   return Buffer.concat(chunks);

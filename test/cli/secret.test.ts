@@ -78,6 +78,11 @@ describe('clariguard secret (CLI)', () => {
     // An endless source (a device, or a pipe such as <(cmd) that never ends) stops at the limit too.
     const endless = await runCli(['secret', 'set', 'local:x/y', '--from-file', '/dev/zero'], { env, timeoutMs: 20_000 });
     expect(endless.code).toBe(65);
+    // Piped stdin over the limit is the same bad input (it was a usage error, exit 2).
+    const piped = await runCli(['secret', 'set', 'local:x/y'], { env, input: 'x'.repeat(200 * 1024), timeoutMs: 20_000 });
+    expect(piped.code).toBe(65);
+    expect(piped.stderr.trim().split('\n')).toHaveLength(1);
+    expect(piped.stderr).toMatch(/<stdin>.*larger than/);
     expect((await runCli(['secret', 'list', '--json'], { env })).stdout).not.toMatch(/x\/y/);
   });
 
