@@ -43,6 +43,12 @@ export function secretVariants(value: string): string[] {
   const hex = bytes.toString('hex');
   forms.add(hex);
   forms.add(hex.toUpperCase());
+  // A value with quotes, backslashes or control characters (a PEM, a service-account JSON, a password) is
+  // escaped inside any JSON a logger or a child prints: its raw form never occurs there.
+  const json = JSON.stringify(value).slice(1, -1);
+  forms.add(json);
+  // Escaped once more when that JSON is itself a string field (a log line carrying a JSON payload).
+  forms.add(JSON.stringify(json).slice(1, -1));
   return [...forms].filter((f) => f.length >= Math.min(MIN_FRAGMENT, value.length)).sort((a, b) => b.length - a.length);
 }
 

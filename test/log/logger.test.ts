@@ -20,4 +20,15 @@ describe('logger', () => {
     expect(all).toContain('[redacted]');
     expect(all).toContain('***');
   });
+
+  it('masks a secret with quotes, backslashes or newlines, which the JSON log line escapes', () => {
+    const lines: string[] = [];
+    const log = createLogger({ level: 'debug', sink: { write: (l) => lines.push(l) } });
+    const token = canary();
+    const pem = `-----BEGIN PRIVATE KEY-----\n${token}\n"quoted\\back"\n-----END PRIVATE KEY-----`;
+    new SecretValue(pem);
+    log.info({ credentials: { private_key: pem } }, 'loaded');
+    log.info({ payload: JSON.stringify({ private_key: pem }) }, 'nested JSON');
+    for (const line of lines) expectNoLeak(line, token);
+  });
 });

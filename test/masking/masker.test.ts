@@ -58,6 +58,16 @@ describe('secret variants', () => {
       }
     }
   });
+
+  it('catches a value with quotes, backslashes or newlines as JSON prints it (a service-account key, a PEM, a password)', () => {
+    const secret = 'line1-Qw7Lp0Vn"quoted\\back\nline2-Rt5Zx81\t\u0001end';
+    const ps = PatternSet.forSecrets([secret]);
+    const json = JSON.stringify({ key: secret });
+    const masked = ps.maskString(json);
+    expect(masked).toContain('***');
+    expect(JSON.parse(masked).key).not.toContain('Qw7Lp0Vn');
+    expect(JSON.parse(masked).key).not.toContain('Rt5Zx81');
+  });
 });
 
 describe('MaskingStream', () => {
