@@ -5,7 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalStore } from '../../src/secrets/backends/local.js';
 import { parseSecretRef } from '../../src/secrets/ref.js';
 import { SecretValue } from '../../src/secrets/value.js';
-import { canary, expectNoLeakInDir } from '../helpers/canary.js';
+import { ExitCode } from '../../src/errors.js';
+import { canary, expectCleanFailure, expectNoLeak, expectNoLeakInDir } from '../helpers/canary.js';
 import { ROOT, tempDir } from '../helpers/cli.js';
 
 const ref = parseSecretRef('local:clari/prod/api-token');
@@ -96,6 +97,18 @@ describe('local age-encrypted store', () => {
     await expect(store.read(ref)).rejects.toThrow(/wrong identity/);
     await expect(store.write(ref, new SecretValue(canary()))).rejects.toThrow(/wrong identity/);
     expect(readFileSync(store.storePath)).toEqual(before);
+  });
+
+  it('refuses a damaged identity file without printing the identity (a stray or lost character)', async () => {
+    await store.write(ref, new SecretValue(canary()));
+    const id = readFileSync(store.identityPath, 'utf8').split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-'))!;
+    for (const damaged of [`${id}X`, `${id.slice(0, -1)}Q`, id.slice(0, 40)]) {
+      writeFileSync(store.identityPath, `${damaged}\n`);
+      const fresh = new LocalStore({ home: join(dir, 'cg') });
+      const e = await expectCleanFailure(fresh.read(ref), ExitCode.config, [id.slice(16, -1), damaged.slice(16)]);
+      expect(e.message).toContain(store.identityPath);
+      expectNoLeak(String((e.cause as Error | undefined)?.message ?? ''), damaged.slice(16), 'error cause');
+    }
   });
 
   it('refuses a corrupt file with a clear error and never overwrites it', async () => {

@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:f
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { ClariguardError, ExitCode, SecretNotFoundError, StoreError } from '../../errors.js';
+import { registerSecretValue } from '../../masking/registry.js';
 import { clariguardHome } from '../../util/paths.js';
 import { writeFileAtomicSync } from '../../util/atomic.js';
 import type { SecretRef } from '../ref.js';
@@ -74,6 +75,8 @@ export class LocalStore implements SecretBackend {
     this.storePath = join(this.home, STORE_FILE);
     this.identityPath = join(this.home, IDENTITY_FILE);
     this.passphrase = options.passphrase || undefined;
+    // The key to the whole store: masked wherever an error or log line might carry it.
+    if (this.passphrase) registerSecretValue(this.passphrase);
     this.scryptWorkFactor = options.scryptWorkFactor;
   }
 
@@ -253,7 +256,18 @@ export class LocalStore implements SecretBackend {
       const text = readFileSync(this.identityPath, 'utf8');
       const line = text.split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-'));
       if (!line) throw new StoreError('local', 'open', `${this.identityPath} holds no age identity`, { exitCode: ExitCode.config });
-      return line.trim();
+      const id = line.trim();
+      registerSecretValue(id);
+      try {
+        // age's own errors quote the whole key ("Invalid checksum in AGE-SECRET-KEY-1…"): check it here, no cause kept.
+        await (await loadAge()).identityToRecipient(id);
+      } catch {
+        throw new StoreError('local', 'open', `${this.identityPath} holds a damaged age identity (a character added, lost or changed?)`, {
+          exitCode: ExitCode.config,
+          code: 'wrong_key',
+        });
+      }
+      return id;
     }
     if (!create || existsSync(this.storePath)) {
       throw new StoreError(
