@@ -1,3 +1,4 @@
+import { PatternSet } from '../masking/masker.js';
 import { maskKnownSecrets } from '../masking/registry.js';
 import { fingerprintOf } from './fingerprint.js';
 import { ALLOW_MARKER } from './heuristics.js';
@@ -241,16 +242,20 @@ function snippetOf(line: string, lineStart: number, spans: { start: number; end:
   let out = '';
   let pos = 0;
   let focus = col;
+  // The same secret again on the line (a commented-out copy, its base64 or URL form) would show it whole.
+  const found = spans.map((s) => line.slice(Math.max(0, s.start - lineStart), Math.min(line.length, s.end - lineStart))).filter((v) => v.length >= 4);
+  const copies = found.length ? PatternSet.forSecrets(found) : null;
+  const others = (text: string): string => (copies ? copies.maskString(text) : text);
   for (const s of [...spans].sort((a, b) => a.start - b.start)) {
     const a = Math.max(0, s.start - lineStart);
     const b = Math.min(line.length, s.end - lineStart);
     if (a < pos) continue;
-    out += line.slice(pos, a);
+    out += others(line.slice(pos, a));
     if (a === col) focus = out.length;
     out += maskSecret(line.slice(a, b));
     pos = b;
   }
-  out += line.slice(pos);
+  out += others(line.slice(pos));
   // A secret continuing past the line end (a PEM block) was cut by the slice above; its start is masked.
   out = out.replace(/\r$/, '').replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '?').replace(/\t/g, ' ');
   if (out.length > SNIPPET_MAX) {

@@ -50,6 +50,15 @@ describe('work tree', () => {
     expectNoLeak(JSON.stringify(r), T2);
   });
 
+  it('masks every copy of a found secret on its line, raw or encoded, not only the matched one', async () => {
+    const b64 = Buffer.from(T1).toString('base64');
+    writeFiles(dir, { '.env': `CLARI_API_KEY=${T1} # previous: ${T1}, base64 ${b64}, url ${encodeURIComponent(T1)}, hex ${Buffer.from(T1).toString('hex')}\n` });
+    const r = await scan({ cwd: dir });
+    expect(r.findings.map((f) => [f.ruleId, f.line, f.column])).toEqual([['clari-api-token', 1, 15]]);
+    expect(r.findings[0].snippet.startsWith(`CLARI_API_KEY=${T1.slice(0, 4)}****`)).toBe(true);
+    expectNoLeak(JSON.stringify(r), T1);
+  });
+
   it('in a repository scans tracked and untracked files but counts .gitignored ones; allFiles scans them too', async () => {
     initRepo(dir);
     writeFiles(dir, {
