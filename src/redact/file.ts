@@ -6,6 +6,7 @@ import { Readable, Transform, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { ClariguardError, ConfigError, ExitCode, inputFileError, UsageError } from '../errors.js';
 import { readOrCreateSecret, type SecretOptions } from '../secrets/index.js';
+import type { SecretValue } from '../secrets/value.js';
 import { AtomicFileWriter } from '../util/atomic.js';
 import type { RedactionReport } from './engine.js';
 import { formatFromName, NdjsonSplitter, sniffFormat, type RedactFormat } from './formats.js';
@@ -29,12 +30,18 @@ export const DEFAULT_KEY_REF = 'local:clariguard/pseudonym-key';
  */
 export async function loadPseudonymKey(ref = DEFAULT_KEY_REF, opts?: SecretOptions): Promise<{ key: Buffer; keyId: string }> {
   const { value } = await readOrCreateSecret(ref, () => randomBytes(32).toString('base64'), opts);
+  const key = pseudonymKeyFromSecret(value, ref);
+  return { key, keyId: keyIdOf(key) };
+}
+
+/** The key bytes of a stored pseudonymisation key (the rule above), for a SecretValue read by the caller. */
+export function pseudonymKeyFromSecret(value: SecretValue, ref = 'pseudonymisation key'): Buffer {
   const raw = value.reveal().trim();
   let key: Buffer;
   if (/^[A-Za-z0-9+/]+={0,2}$/.test(raw) && raw.length % 4 === 0 && Buffer.from(raw, 'base64').length >= 16) key = Buffer.from(raw, 'base64');
   else key = Buffer.from(raw, 'utf8');
   if (key.length < 16) throw new ConfigError(`${ref}: the pseudonymisation key is shorter than 16 bytes`);
-  return { key, keyId: keyIdOf(key) };
+  return key;
 }
 
 export interface RedactStreamOptions {

@@ -4,6 +4,8 @@ import { csvInputError, csvParser, NdjsonSplitter, Utf8Validator, type RedactFor
 import { JsonScanner } from './json-scanner.js';
 import type { Policy } from './policy.js';
 import { buildRedactor, type Redactor } from './redactor.js';
+import { pseudonymKeyFromSecret } from './file.js';
+import type { SecretValue } from '../secrets/value.js';
 
 export { findEmails, findPhoneNumbers, findCredentials, maskPii, Roster, type Span } from './detectors.js';
 export { PolicySchema, RuleSchema, parsePolicy, loadPolicyFile, type Policy, type PolicyInput, type Rule } from './policy.js';
@@ -14,11 +16,15 @@ export { verifyRedaction, type VerifyFinding, type VerifyResult } from './verify
 export { createPseudonymizer, pseudonymDigest, keyIdOf, normalizeForPseudonym } from './pseudonym.js';
 export type { Redactor } from './redactor.js';
 
-export { DEFAULT_KEY_REF, loadPseudonymKey, redactStream, rosterPrepass, redactFile, type RedactStreamOptions, type RedactFileOptions } from './file.js';
+export { DEFAULT_KEY_REF, loadPseudonymKey, pseudonymKeyFromSecret, redactStream, rosterPrepass, redactFile, type RedactStreamOptions, type RedactFileOptions } from './file.js';
 
-/** A redactor for a known policy: a byte transform per format, one-record redaction, and the report. */
-export function createRedactor(policy: Policy, key: Buffer, options: { sourceName?: string } = {}): Redactor {
-  return buildRedactor(policy, key, { sourceName: options.sourceName, presetName: null });
+/**
+ * A redactor for a known policy: a byte transform per format, one-record redaction, and the report. The key
+ * is its bytes (loadPseudonymKey) or the SecretValue a store returned (decoded as loadPseudonymKey does).
+ */
+export function createRedactor(policy: Policy, key: Buffer | SecretValue, options: { sourceName?: string } = {}): Redactor {
+  const bytes = Buffer.isBuffer(key) ? key : pseudonymKeyFromSecret(key);
+  return buildRedactor(policy, bytes, { sourceName: options.sourceName, presetName: null });
 }
 
 /**
