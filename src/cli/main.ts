@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { isClariguardError, ExitCode } from '../errors.js';
+import { isClariguardError, ExitCode, UsageError } from '../errors.js';
 import { maskKnownSecrets } from '../masking/registry.js';
 import type { CliContext, RegisterCommand } from './context.js';
 import { VERSION } from '../version.js';
@@ -40,18 +40,49 @@ export async function buildProgram(setExitCode: (code: number) => void, argv: st
   const program = new Command('clariguard')
     .description('Secure-by-default Clari integration: token custody, keyed pseudonymisation, scanning and audit.')
     .version(VERSION)
-    .showHelpAfterError('(run with --help for usage)')
     .enablePositionalOptions()
     .exitOverride()
     .configureOutput({
       writeOut: (s) => process.stdout.write(s),
       writeErr: (s) => process.stderr.write(maskKnownSecrets(s)),
+      // Commander's own usage errors (unknown option, missing argument, bad choice…) follow the house style:
+      // one line, `clariguard: …`, the help hint on the same line rather than a second one.
+      outputError: (s, write) => write(`clariguard: ${s.trim().replace(/^error: /, '')} (run with --help for usage)\n`),
     });
   const ctx: CliContext = { program, setExitCode };
   const modules = commandModulesFor(argv);
   const registers = await Promise.all(modules.map((m) => m.load()));
   for (const register of registers) register(ctx);
   return program;
+}
+
+/**
+ * `clariguard secret` (a command group without one of its commands) and `clariguard help nosuch`: commander
+ * would print the whole help on stderr and exit 0; a missing or unknown command is a usage error (exit 2,
+ * one line). Options, unknown commands and leaf commands' operands are left to commander.
+ */
+export function checkCommandPath(program: Command, argv: string[]): void {
+  let cmd = program;
+  const path = [program.name()];
+  const find = (name: string) => cmd.commands.find((c) => c.name() === name || c.aliases().includes(name));
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a.startsWith('-')) return;
+    const sub = find(a);
+    if (!sub) {
+      const next = argv[i + 1];
+      if (a === 'help' && cmd.commands.length > 0 && next !== undefined && !next.startsWith('-') && !find(next)) {
+        throw new UsageError(`unknown command '${next}' (run '${path.join(' ')} --help' for the list)`);
+      }
+      return;
+    }
+    cmd = sub;
+    path.push(sub.name());
+  }
+  if (cmd.commands.length > 0) {
+    const names = cmd.commands.map((c) => c.name()).join(', ');
+    throw new UsageError(`missing command: '${path.join(' ')}' needs one of ${names} (run '${path.join(' ')} --help' for usage)`);
+  }
 }
 
 /**
@@ -80,11 +111,14 @@ export async function main(argv: string[]): Promise<number> {
     const program = await buildProgram((c) => {
       exitCode = c;
     }, argv);
+    checkCommandPath(program, argv);
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
+      // `help` shown because of a usage error (commander sets exit code 1 then) is a usage error.
+      if (e.code === 'commander.help') return e.exitCode === 0 ? 0 : ExitCode.usage;
       return ExitCode.usage;
     }
     if (isClariguardError(e)) {
