@@ -31,4 +31,18 @@ describe('logger', () => {
     log.info({ payload: JSON.stringify({ private_key: pem }) }, 'nested JSON');
     for (const line of lines) expectNoLeak(line, token);
   });
+
+  it('redacts credential-named fields at any depth and in any case, and URL passwords, even when no secret was registered', () => {
+    const lines: string[] = [];
+    const log = createLogger({ level: 'debug', sink: { write: (l) => lines.push(l) } });
+    const v = Array.from({ length: 9 }, (_, i) => canary(`unreg${i}`));
+    log.info({ config: { warehouse: { primary: { password: v[0] } } } }, 'deep');
+    log.info({ req: { headers: { 'X-Api-Key': v[1], Authorization: `Bearer ${v[2]}` } } }, 'headers');
+    log.info({ clientSecret: v[3], api_key: v[4], accessToken: v[5], PGPASSWORD: v[6], list: [{ VAULT_TOKEN: v[7] }] }, 'names');
+    log.info({ url: `postgres://etl:${v[8]}@db.internal:5432/clari` }, `connecting to postgres://etl:${v[8]}@db.internal/clari`);
+    const all = lines.join('');
+    for (const x of v) expectNoLeak(all, x);
+    expect(all).toContain('postgres://etl:[redacted]@db.internal');
+    expect(JSON.parse(lines[0]).config.warehouse.primary.password).toBe('[redacted]');
+  });
 });
