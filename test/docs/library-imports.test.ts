@@ -12,7 +12,8 @@ function imports(file: string): Array<{ names: string[]; from: string }> {
   const text = readFileSync(join(root, file), 'utf8');
   const out: Array<{ names: string[]; from: string }> = [];
   for (const m of text.matchAll(/import\s*\{([^}]*)\}\s*from\s*'([^']+)'/g)) {
-    out.push({ names: m[1]!.split(',').map((n) => n.trim().replace(/^type\s+/, '')).filter(Boolean), from: m[2]! });
+    // `type X` names have no runtime value; tsc checks those.
+    out.push({ names: m[1]!.split(',').map((n) => n.trim()).filter((n) => n && !n.startsWith('type ')), from: m[2]! });
   }
   return out;
 }
