@@ -4,7 +4,7 @@ import type { Writable } from 'node:stream';
 import { isIP } from 'node:net';
 import { LineCounter, parseDocument, isNode } from 'yaml';
 import { z } from 'zod';
-import { ClariguardError, InputError, UsageError } from '../errors.js';
+import { ClariguardError, InputError, inputFileError } from '../errors.js';
 import { runWithSecrets } from '../secrets/inject.js';
 import type { SecretValue } from '../secrets/value.js';
 
@@ -96,14 +96,15 @@ function isLoopbackHost(hostname: string): boolean {
 
 /**
  * Parses and validates a consumers file. Errors name the file and the line/column of the offending
- * entry (exit 65); a missing file is a usage error.
+ * entry (exit 65); a missing file is exit 66.
  */
 export function loadConsumers(file: string): ConsumerCheck[] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new UsageError(`cannot read consumers file ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    // Missing is "not found" (66), unreadable is 77, as for every other input file.
+    throw inputFileError(file, e, 'cannot read consumers file');
   }
   return parseConsumers(text, file);
 }

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, readSync, readdirSync, type Stats } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { UsageError } from '../errors.js';
+import { ClariguardError, ExitCode, UsageError } from '../errors.js';
 import type { Detector } from './engine.js';
 import { GIT_CONFIG } from './git.js';
 import type { GrepPrefilter } from './prefilter.js';
@@ -86,7 +86,8 @@ async function listTargets(o: WorktreeOptions, stats: ScanStats): Promise<Target
       st = lstatSync(abs);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') throw new UsageError(`${p}: no such file or directory`);
+      // A path named on the command line that is not there: not found (66), like any other missing input.
+      if (code === 'ENOENT') throw new ClariguardError(`${p}: no such file or directory`, { exitCode: ExitCode.noInput, code: 'not_found' });
       stats.unreadable.push(`${displayPath(base, abs)}: ${code ?? 'error'}`);
       continue;
     }

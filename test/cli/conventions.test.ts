@@ -90,6 +90,24 @@ describe('CLI conventions over every command', () => {
     expect(r.stderr).toContain("'not-a-choice' is invalid");
   });
 
+  // Bad option values each command checks itself, before touching stdin, a store or the network.
+  it.each([
+    [['demo', '--users', 'abc']],
+    [['demo', '--users', '0']],
+    [['sandbox', '--port', 'abc']],
+    [['sandbox', '--port', '99999']],
+    [['sandbox', '--fail-rate', '2']],
+    [['sandbox', '--seed', 'x']],
+    [['redact', '--threads', 'abc']],
+    [['redact', '--format', 'xml']],
+    [['scan', '--max-file-size', 'lots']],
+    [['warehouse', 'sql', '--dialect', 'nosuch']],
+    [['warehouse', 'session-keys', '--dialect', 'nosuch']],
+    [['export', 'audit-events', '--token', 'env:CG_UNSET', '--out', 'x.json', '--page-size', 'abc']],
+  ])('%j: exit 2, one line', async (args) => {
+    expectOneLineUsageError(await runInProcess(args));
+  });
+
   it('help nosuchcmd: exit 2, one line', async () => {
     expectOneLineUsageError(await runInProcess(['help', 'nosuchcmd']));
   });
@@ -116,5 +134,18 @@ describe('CLI conventions, spawned', () => {
     expect(r.code, r.stderr).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/^clariguard: [^\n]+\n$/);
+  });
+
+  // A named input that is not there is "not found" (66), naming it, whichever command reads it.
+  it.each([
+    [['scan', 'no-such-dir']],
+    [['rotate', 'local:clari/t', '--consumers', 'no-such.yml']],
+    [['verify-redaction', 'no-such.json']],
+    [['redact', '--in', 'no-such.json']],
+  ])('%j: exit 66, one line naming the file', async (args) => {
+    const r = await runCli(args, { env: isolatedEnv(dir), cwd: dir });
+    expect(r.code, r.stderr).toBe(66);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^clariguard: [^\n]*no-such[^\n]*\n$/);
   });
 });

@@ -209,7 +209,7 @@ describe('clariguard scan (CLI)', () => {
     expect(rules.code).toBe(78);
     expect(rules.stderr).toMatch(/bad\.yaml: rules: /);
     const missing = await runCli(['scan', 'nope'], { env, cwd: dir });
-    expect(missing.code).toBe(2);
+    expect(missing.code).toBe(66);
     const help = await runCli(['scan', '--help'], { env, cwd: dir });
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('--history');

@@ -59,15 +59,10 @@ export function registerSandboxCommand({ program }: CliContext): void {
       '\nThe Revenue API is served under /v4, Copilot under /copilot. Example:\n  clariguard sandbox --token-ref local:clari/sandbox/token --users 200 --port 0\n  clariguard export forecast net_arr --period 2026_Q3 --token local:clari/sandbox/token --base-url http://127.0.0.1:PORT/v4 --out q3.json\n',
     )
     .action(async (f: SandboxFlags) => {
-      const token = f.tokenRef
-        ? await readSecret(f.tokenRef)
-        : new SecretValue(await readSecretInput({ prompt: 'Token the sandbox should accept: ', confirm: false }));
-      const tokens = await Promise.all(f.alsoAccept.map((ref) => readSecret(ref)));
-      const sb = await startSandbox({
-        port: int(f.port, '--port'),
-        host: f.host,
-        token,
-        tokens,
+      // Option values first: a typo is a usage error at once, not after the token prompt or a read of stdin.
+      const port = int(f.port, '--port');
+      if (port > 65535) throw new UsageError('--port must be 0..65535');
+      const numbers = {
         seed: int(f.seed, '--seed'),
         users: int(f.users, '--users'),
         periods: int(f.periods, '--periods'),
@@ -79,6 +74,17 @@ export function registerSandboxCommand({ program }: CliContext): void {
         wrapJobStatus: f.wrapJobStatus,
         monthlyQuota: int(f.monthlyQuota, '--monthly-quota'),
         concurrentLimit: int(f.concurrentLimit, '--concurrent-limit'),
+      };
+      const token = f.tokenRef
+        ? await readSecret(f.tokenRef)
+        : new SecretValue(await readSecretInput({ prompt: 'Token the sandbox should accept: ', confirm: false }));
+      const tokens = await Promise.all(f.alsoAccept.map((ref) => readSecret(ref)));
+      const sb = await startSandbox({
+        port,
+        host: f.host,
+        token,
+        tokens,
+        ...numbers,
       });
       if (f.json) writeJson({ url: sb.url, copilotUrl: sb.copilotUrl, port: sb.port });
       else writeOut(sb.url);
