@@ -19,5 +19,7 @@ export function warn(message: string): void {
 
 /** True when progress output makes sense: stderr is a terminal and we are not in CI. */
 export function progressEnabled(): boolean {
-  return Boolean(process.stderr.isTTY) && !process.env.CI;
+  // CI=false / CI=0 (set to switch CI mode off) is not CI.
+  const ci = process.env.CI;
+  return Boolean(process.stderr.isTTY) && (!ci || ci === 'false' || ci === '0');
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { progressEnabled } from '../../src/cli/io.js';
 import { buildProgram, main } from '../../src/cli/main.js';
 import { isolatedEnv, runCli, tempDir } from '../helpers/cli.js';
 
@@ -147,5 +148,27 @@ describe('CLI conventions, spawned', () => {
     expect(r.code, r.stderr).toBe(66);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/^clariguard: [^\n]*no-such[^\n]*\n$/);
+  });
+});
+
+describe('progressEnabled', () => {
+  it.each([
+    [true, undefined, true],
+    [true, '', true],
+    [true, 'false', true],
+    [true, '0', true],
+    [true, 'true', false],
+    [true, '1', false],
+    [false, undefined, false],
+  ])('stderr TTY %s, CI=%s: %s', (tty, ci, expected) => {
+    const was = process.stderr.isTTY;
+    vi.stubEnv('CI', ci);
+    process.stderr.isTTY = tty;
+    try {
+      expect(progressEnabled()).toBe(expected);
+    } finally {
+      process.stderr.isTTY = was;
+      vi.unstubAllEnvs();
+    }
   });
 });
