@@ -11,6 +11,7 @@ export { createLogger, logger, maskingDestination } from './log/logger.js';
 export { AtomicFileWriter, writeFileAtomicSync } from './util/atomic.js';
 export { createPseudonymizer, keyIdOf, normalizeForPseudonym, pseudonymDigest, type Pseudonymizer, type PseudonymKind } from './redact/pseudonym.js';
 export { loadRecordsIntoWarehouse, isWarehouseTarget, resolveWarehouseTarget, openWarehouse, redactIntoWarehouse, stageExportForWarehouse, initWarehouse, pseudonymizeColumn, generatePseudonymSql, paddedKeys, sessionKeySettings, SCOPED_VIEWS, type LoadOptions as WarehouseLoadOptions, type LoadResult as WarehouseLoadResult, type ExportKind as WarehouseExportKind, type WarehouseRecord, type InitOptions as WarehouseInitOptions, type InitResult as WarehouseInitResult, type PseudonymizeOptions, type PseudonymizeResult, type SqlDialect, type SqlPseudonymKind, type WarehouseTarget, type WarehouseDb, type RedactIntoWarehouseOptions } from './warehouse/index.js';
+export { loadFileIntoWarehouse, SQL_DIALECTS, SQL_KINDS, type LoadFileOptions, type WarehouseStaging, type GenerateSqlOptions } from './warehouse/index.js';
 export { runDemo } from './demo/index.js';
 export * from './rotate/index.js';
 export { scan, scanWithRules, writeScanBaseline, formatText, toSarif, toJsonReport, DEFAULT_RULES as DEFAULT_SCAN_RULES, type ScanOptions, type ScanResult, type ScanStats, type Finding as ScanFinding, type Rule as ScanRule } from './scan/index.js';

@@ -15,6 +15,7 @@ export { loadRecordsIntoWarehouse, ensureTables, routeRecord, type LoadOptions, 
 export { TABLES, LOAD_LOG, READER_SCOPES, createTablesSql, type TableSpec, type ColumnSpec } from './schema.js';
 export { redactIntoWarehouse, stageExportForWarehouse, type RedactIntoWarehouseOptions, type WarehouseStaging } from './pipeline.js';
 export { initWarehouse, SCOPED_VIEWS, type InitOptions, type InitResult } from './init.js';
+export { loadFileIntoWarehouse, type LoadFileOptions } from './load-file.js';
 export { pseudonymizeColumn, type PseudonymizeOptions, type PseudonymizeResult } from './pseudonymize.js';
 export {
   generatePseudonymSql,

@@ -1,14 +1,13 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { ClariguardError, ExitCode, UsageError } from '../../errors.js';
-import { DEFAULT_KEY_REF, formatFromName, loadPseudonymKey, parseRecords, type RedactFormat } from '../../redact/index.js';
+import { UsageError } from '../../errors.js';
+import { DEFAULT_KEY_REF, loadPseudonymKey } from '../../redact/index.js';
 import { writeFileAtomicSync } from '../../util/atomic.js';
 import { initWarehouse } from '../../warehouse/init.js';
 import { SecretValue } from '../../secrets/value.js';
 import { generatePseudonymSql, sessionKeySettings, SQL_DIALECTS, SQL_KINDS, type SqlDialect, type SqlPseudonymKind } from '../../warehouse/pseudonym-sql.js';
 import { pseudonymizeColumn } from '../../warehouse/pseudonymize.js';
-import { loadRecordsIntoWarehouse, type ExportKind } from '../../warehouse/sink.js';
+import { type ExportKind } from '../../warehouse/sink.js';
+import { loadFileIntoWarehouse } from '../../warehouse/load-file.js';
 import { collect, type CliContext } from '../context.js';
 import { progressEnabled, say, warn, writeJson, writeOut } from '../io.js';
 
@@ -58,20 +57,15 @@ export function registerWarehouseCommands({ program }: CliContext): void {
     .option('--json', 'print the result as JSON')
     .action(async (file: string, opts: { url: string; jobId: string; kind: string; format?: string; period?: string; keyId?: string; schema: string; json?: boolean }) => {
       const kind = oneOf(opts.kind, KINDS, '--kind');
-      const format = (opts.format ? oneOf(opts.format, ['json', 'ndjson', 'csv'] as const, '--format') : formatFromName(file)) as RedactFormat | null;
-      if (!format) throw new UsageError(`cannot tell the format of ${file} from its name; pass --format json|ndjson|csv`);
-      await stat(file).catch((e: NodeJS.ErrnoException) => {
-        throw new ClariguardError(`${file}: cannot read: ${e.code ?? 'error'}`, { exitCode: ExitCode.noInput, code: 'no_input' });
-      });
-      const r = await loadRecordsIntoWarehouse({
+      const format = opts.format ? oneOf(opts.format, ['json', 'ndjson', 'csv'] as const, '--format') : undefined;
+      const r = await loadFileIntoWarehouse(file, {
         target: opts.url,
-        records: parseRecords(createReadStream(file), format, file),
+        format,
         kind,
         jobId: opts.jobId,
         period: opts.period,
         keyId: opts.keyId ?? null,
         schema: opts.schema,
-        sourceName: file,
         warn,
         onProgress: progressEnabled() ? (n) => process.stderr.write(`\r${n.toLocaleString('en-US')} records…`) : undefined,
       });
