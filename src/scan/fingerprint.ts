@@ -107,7 +107,9 @@ export function readBaseline(file: string): ParsedBaseline {
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    throw new ConfigError(`${file}: baseline is not valid JSON (${(e as Error).message})`);
+    // V8 quotes the text around the error ("TOKEN=q7Rv"...): a .env passed by mistake would show part of a secret.
+    const at = /at position (\d+)/.exec((e as Error).message)?.[1];
+    throw new ConfigError(`${file}: baseline is not valid JSON${at !== undefined ? ` (character ${at})` : ''}`);
   }
   const d = doc as { format?: unknown; keyId?: unknown; fingerprints?: unknown; findings?: unknown };
   const isHex = (x: unknown): x is string => typeof x === 'string' && /^[0-9a-f]{40}$/.test(x);

@@ -187,6 +187,19 @@ describe('fingerprints and baselines', () => {
     }
   });
 
+  it('a baseline that is not JSON (a .env passed by mistake) is refused without quoting its content', async () => {
+    writeFiles(dir, { 'a.env': `TOKEN=${T1}\n`, 'b.json': `{"fingerprints": ${T2}}\n` });
+    for (const [file, secret] of [['a.env', T1], ['b.json', T2]] as const) {
+      const e = await scan({ cwd: dir, baseline: file }).then(
+        () => null,
+        (x: Error & { exitCode?: number }) => x,
+      );
+      expect(e?.exitCode).toBe(78);
+      expect(e?.message).toContain('not valid JSON');
+      expect(e?.message).not.toContain(secret.slice(0, 4));
+    }
+  });
+
   it('a baseline drops known findings and keeps new ones; it holds no secret', async () => {
     initRepo(dir);
     writeFiles(dir, { 'a.env': `CLARI_API_KEY=${T1}\n` });
