@@ -20,8 +20,11 @@ function removeActiveTempsSync(): void {
 
 function onSignal(sig: NodeJS.Signals): void {
   removeActiveTempsSync();
-  // Re-raise only if nobody else handles this signal, so the process still dies of it.
-  if (process.listenerCount(sig) <= 1) {
+  // Re-raise only if nobody else handles this signal, so the process still dies of it. signal-exit (loaded by
+  // proper-lockfile) does not count: it defers to every other listener, as this one would to it, and the
+  // signal was swallowed (Ctrl-C did not stop `redact --out`).
+  const signalExit = (process as { __signal_exit_emitter__?: unknown }).__signal_exit_emitter__ ? 1 : 0;
+  if (process.listenerCount(sig) - signalExit <= 1) {
     uninstallHooks();
     process.kill(process.pid, sig);
   }

@@ -48,6 +48,27 @@ describe('atomic output', () => {
     expect(readFileSync(target, 'utf8')).toBe('old');
   });
 
+  it('still dies of SIGTERM/SIGINT when signal-exit (proper-lockfile, loaded with the local store) listens too', async () => {
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+      const target = join(dir, `out-${sig}.json`);
+      const script = `
+        import 'proper-lockfile';
+        import { AtomicFileWriter } from '${ROOT}/dist/util/atomic.js';
+        const w = new AtomicFileWriter(process.argv[1]);
+        w.write('x'.repeat(1000), () => console.log('writing'));
+        setInterval(() => {}, 1000);
+      `;
+      const p = spawn(process.execPath, ['--input-type=module', '-e', script, target], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise<void>((r) => p.stdout!.on('data', () => r()));
+      p.kill(sig);
+      const killer = setTimeout(() => p.kill('SIGKILL'), 5_000);
+      const [, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => p.on('close', (c, s) => r([c, s])));
+      clearTimeout(killer);
+      expect(signal, `${sig} was swallowed`).toBe(sig);
+      expect(readdirSync(dir)).toEqual([]);
+    }
+  });
+
   it('removes the temp file when the process is interrupted by SIGTERM mid-write', async () => {
     const target = join(dir, 'out.json');
     const script = `
