@@ -6,6 +6,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { InputError, UsageError } from '../errors.js';
 import { formatFromName, loadPolicyFile, parseRecords, redactStream, sniffFormat, type Policy, type RedactFormat, type RedactionReport } from '../redact/index.js';
 import { keyIdOf } from '../redact/pseudonym.js';
+import { trackTemp, untrackTemp } from '../util/atomic.js';
 import { loadRecordsIntoWarehouse, type ExportKind, type LoadResult, type WarehouseRecord } from './sink.js';
 import type { WarehouseDb, WarehouseTarget } from './db.js';
 
@@ -124,6 +125,8 @@ export interface WarehouseStaging {
  */
 export function stageExportForWarehouse(target: string, format: string, options: { schema?: string; warn?: (m: string) => void } = {}): WarehouseStaging {
   const dir = mkdtempSync(join(tmpdir(), 'clariguard-wh-'));
+  // The staged export outlives the atomic writer's temp file: Ctrl-C or SIGTERM before cleanup() must not leave it in /tmp.
+  trackTemp(dir);
   const file = join(dir, `export.${format}`);
   return {
     file,
@@ -145,6 +148,7 @@ export function stageExportForWarehouse(target: string, format: string, options:
     },
     cleanup() {
       rmSync(dir, { recursive: true, force: true });
+      untrackTemp(dir);
     },
   };
 }
