@@ -11,7 +11,8 @@ export function git(cwd: string, args: string[], input?: string): Promise<GitRes
   return new Promise((resolve) => {
     const child = execFile(
       'git',
-      ['-c', 'core.quotePath=false', ...args],
+      // core.fsmonitor=false: the audited repository's config must not get git to run a program of its choosing.
+      ['-c', 'core.fsmonitor=false', '-c', 'core.quotePath=false', ...args],
       { cwd, maxBuffer: 256 << 20, encoding: 'utf8', env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' } },
       (err, stdout, stderr) => {
         const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 128) : 0;
@@ -66,7 +67,7 @@ export function catFiles(cwd: string, specs: string[], maxBytes = 1 << 20): Prom
   return new Promise((resolve, reject) => {
     const out = new Map<string, Buffer | null>();
     if (!specs.length) return resolve(out);
-    const child = execFile('git', ['cat-file', '--batch'], { cwd, maxBuffer: 1 << 30, encoding: 'buffer' }, (err, stdout) => {
+    const child = execFile('git', ['-c', 'core.fsmonitor=false', 'cat-file', '--batch'], { cwd, maxBuffer: 1 << 30, encoding: 'buffer' }, (err, stdout) => {
       if (err && !stdout?.length) return reject(err);
       let off = 0;
       for (const spec of specs) {

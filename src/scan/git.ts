@@ -1,8 +1,11 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { UsageError } from '../errors.js';
 
-/** Options that keep git's output machine-readable whatever the user's config says. */
-export const GIT_CONFIG = ['-c', 'core.quotePath=false', '-c', 'diff.noprefix=false', '-c', 'diff.mnemonicPrefix=false', '-c', 'color.ui=false'];
+/**
+ * Options that keep git's output machine-readable whatever the user's config says. core.fsmonitor=false: a
+ * repository's own config can name a program for git to run on index reads (scanning must not run it).
+ */
+export const GIT_CONFIG = ['-c', 'core.fsmonitor=false', '-c', 'core.quotePath=false', '-c', 'diff.noprefix=false', '-c', 'diff.mnemonicPrefix=false', '-c', 'color.ui=false'];
 
 /** The top level of the repository containing `dir`, or null when it is not in one. */
 export function repoRootOf(dir: string): string | null {

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -136,6 +136,24 @@ describe('clariguard scan (CLI)', () => {
     expect(r.stdout).toContain('odd\\x1b]0;pwned\\x07name.env:1:15: clari-api-token (high)');
     expect(r.stdout).toContain('?[2J\\x9b2J');
     expectNoLeak(r.stdout + r.stderr, T1);
+  });
+
+  it('runs no program the scanned repository configures (core.fsmonitor) in the work tree, history or staged scans', async () => {
+    initRepo(dir);
+    writeFiles(dir, { 'cfg/app.env': `CLARI_API_KEY=${T1}\n` });
+    commitAll(dir, 'add');
+    const marker = join(home, 'fsmonitor-ran');
+    const hook = join(home, 'fsmonitor.sh');
+    writeFileSync(hook, `#!/bin/sh\ntouch '${marker}'\necho 0\n`, { mode: 0o755 });
+    git(dir, 'config', 'core.fsmonitor', hook);
+    for (const args of [['scan'], ['scan', '--history'], ['scan', '--staged']]) {
+      const r = await runCli(args, { env, cwd: dir });
+      expect(r.code, args.join(' ')).toBe(args.includes('--staged') ? 0 : 1);
+      expect(existsSync(marker), args.join(' ')).toBe(false);
+    }
+    // The same repository in git itself does run it: the test would notice if the option stopped working.
+    git(dir, 'status', '--porcelain');
+    expect(existsSync(marker)).toBe(true);
   });
 
   it('shows a progress line on a terminal (work tree and history), none when stderr is not a terminal', async () => {
