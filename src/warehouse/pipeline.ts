@@ -112,8 +112,11 @@ export async function redactIntoWarehouse(o: RedactIntoWarehouseOptions): Promis
 export interface WarehouseStaging {
   /** Where the export should write: a private temp file (directory mode 0700), removed by cleanup(). */
   readonly file: string;
-  /** Loads the finished export file into the warehouse (one transaction, replacing that job's rows). */
-  load(result: { kind: string; format: string; jobId?: string; period?: string | null; report?: { keyId: string } | null }, requestKey: string): Promise<LoadResult>;
+  /**
+   * Loads the finished export file into the warehouse (one transaction, replacing that job's rows). Only a
+   * redacted export (`redacted: true`, as exportForecast & co. report it) is taken: a warehouse never gets raw PII.
+   */
+  load(result: { kind: string; format: string; redacted: boolean; jobId?: string; period?: string | null; report?: { keyId: string } | null }, requestKey: string): Promise<LoadResult>;
   cleanup(): void;
 }
 
@@ -131,6 +134,7 @@ export function stageExportForWarehouse(target: string, format: string, options:
   return {
     file,
     async load(result, requestKey) {
+      if (result.redacted !== true) throw new UsageError('a warehouse only takes redacted exports: this one was written unredacted');
       const fmt = (formatFromName(file) ?? result.format) as RedactFormat;
       const kind: ExportKind = result.kind === 'forecast' || result.kind === 'activity' || result.kind === 'audit' || result.kind === 'calls' ? result.kind : 'auto';
       const jobId = result.jobId ?? `${result.kind}-${createHash('sha256').update(requestKey).digest('hex').slice(0, 16)}`;

@@ -212,10 +212,12 @@ describe('redact straight into the warehouse', () => {
     const st = stageExportForWarehouse(server.url, 'json');
     writeFileSync(st.file, JSON.stringify(auditExport));
     try {
-      const r = await st.load({ kind: 'audit', format: 'json', report: { keyId: 'k0a0b0c' } }, JSON.stringify({ from: '2026-07-01' }));
+      // An export written unredacted is refused before anything is loaded.
+      await expect(st.load({ kind: 'audit', format: 'json', redacted: false, report: null }, JSON.stringify({ from: '2026-07-01' }))).rejects.toMatchObject({ exitCode: 2 });
+      const r = await st.load({ kind: 'audit', format: 'json', redacted: true, report: { keyId: 'k0a0b0c' } }, JSON.stringify({ from: '2026-07-01' }));
       expect(r.jobId).toMatch(/^audit-[0-9a-f]{16}$/);
       expect(r.rowCounts).toEqual({ audit_events: 2, audit_actors: 1 });
-      const again = await st.load({ kind: 'audit', format: 'json', report: { keyId: 'k0a0b0c' } }, JSON.stringify({ from: '2026-07-01' }));
+      const again = await st.load({ kind: 'audit', format: 'json', redacted: true, report: { keyId: 'k0a0b0c' } }, JSON.stringify({ from: '2026-07-01' }));
       expect(again.jobId).toBe(r.jobId);
       expect(again.replacedRows).toBe(3);
     } finally {
