@@ -18,6 +18,19 @@ async function pipeChunks(patterns: PatternSet, chunks: Buffer[]): Promise<Buffe
 
 const SECRET = 'clari_tok_Zx81Qw7Lp0Vn3Rt5';
 
+/** `bytes` cut at the given points (taken modulo its length, any order). */
+function cutAt(bytes: Buffer, cuts: number[]): Buffer[] {
+  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+  const chunks: Buffer[] = [];
+  let last = 0;
+  for (const p of points) {
+    chunks.push(bytes.subarray(last, p));
+    last = p;
+  }
+  chunks.push(bytes.subarray(last));
+  return chunks;
+}
+
 describe('secret variants', () => {
   it('covers raw, base64 (all alignments), base64url, url-encoded and hex forms', () => {
     const v = secretVariants('a+b/c=d&e f~\u00e9');
@@ -102,14 +115,7 @@ describe('MaskingStream', () => {
         fc.array(fc.nat(), { maxLength: 8 }),
         async (pre, post, form, cuts) => {
           const bytes = Buffer.from(`${pre}${form}${post}`);
-          const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-          const chunks: Buffer[] = [];
-          let last = 0;
-          for (const p of points) {
-            chunks.push(bytes.subarray(last, p));
-            last = p;
-          }
-          chunks.push(bytes.subarray(last));
+          const chunks = cutAt(bytes, cuts);
           const out = await pipeChunks(ps, chunks);
           expect(out.toString('latin1')).not.toContain(Buffer.from(form).toString('latin1'));
         },
@@ -141,14 +147,7 @@ describe('MaskingStream', () => {
           const ps = PatternSet.forSecrets([secret, `${secret.slice(0, 2)}Z`]);
           const forms = [...leakForms(secret), ...leakForms(`${secret.slice(0, 2)}Z`)];
           const bytes = Buffer.from(picks.map((p) => `${'ab'.slice(0, p % 3)}${forms[p % forms.length]}`).join(''));
-          const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-          const chunks: Buffer[] = [];
-          let last = 0;
-          for (const p of points) {
-            chunks.push(bytes.subarray(last, p));
-            last = p;
-          }
-          chunks.push(bytes.subarray(last));
+          const chunks = cutAt(bytes, cuts);
           expect((await pipeChunks(ps, chunks)).toString('latin1')).toBe(ps.maskBuffer(bytes).toString('latin1'));
         },
       ),
