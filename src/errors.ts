@@ -65,10 +65,23 @@ export class InputError extends ClariguardError {
  * a bad-input error (65). One line, naming the file.
  */
 export function inputFileError(file: string, e: unknown, what = 'cannot read'): ClariguardError {
+  return missingFileError(file, e) ?? new InputError(file, `${what}: ${errnoOf(e)}`);
+}
+
+/** A configuration file (policy, rules, baseline) that cannot be read: 66 missing, 77 not readable, else 78. */
+export function configFileError(file: string, e: unknown, what: string): ClariguardError {
+  return missingFileError(file, e) ?? new ConfigError(`${file}: ${what} (${errnoOf(e)})`, e);
+}
+
+function errnoOf(e: unknown): string {
+  return (e as NodeJS.ErrnoException | undefined)?.code ?? (e as Error | undefined)?.message ?? 'error';
+}
+
+function missingFileError(file: string, e: unknown): ClariguardError | null {
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'ENOENT' || code === 'ENOTDIR') return new ClariguardError(`${file}: no such file`, { exitCode: ExitCode.noInput, code: 'not_found' });
   if (code === 'EACCES' || code === 'EPERM') return new ClariguardError(`${file}: permission denied`, { exitCode: ExitCode.noPermission, code: 'permission_denied' });
-  return new InputError(file, `${what}: ${code ?? (e as Error | undefined)?.message ?? 'error'}`);
+  return null;
 }
 
 export class ConfigError extends ClariguardError {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ConfigError } from '../errors.js';
+import { ConfigError, configFileError } from '../errors.js';
 
 /**
  * A redaction policy: field rules by path plus what to do with everything else. Paths are written from the
@@ -83,7 +83,7 @@ export function loadPolicyFile(file: string): Policy {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new ConfigError(`cannot read policy ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    throw configFileError(file, e, 'cannot read policy');
   }
   let doc: unknown;
   try {

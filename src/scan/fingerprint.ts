@@ -1,7 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { execFile, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { ConfigError } from '../errors.js';
+import { ConfigError, configFileError } from '../errors.js';
 import { writeFileAtomicSync } from '../util/atomic.js';
 import type { Finding } from './types.js';
 
@@ -101,7 +101,7 @@ export function readBaseline(file: string): ParsedBaseline {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new ConfigError(`${file}: cannot read baseline (${(e as NodeJS.ErrnoException).code ?? 'error'})`, e);
+    throw configFileError(file, e, 'cannot read baseline');
   }
   let doc: unknown;
   try {

@@ -82,14 +82,15 @@ describe('verify-redaction', () => {
     expect(r.code).toBe(0);
   });
 
-  it('a missing input or roster file is exit 66 (no input), one line naming it; so is redact --in', async () => {
+  it('a missing input, roster, policy, rules or baseline file is exit 66 (no input), one line naming it', async () => {
     const env = isolatedEnv(tmp.dir);
     const nope = join(tmp.dir, 'nope.json');
-    for (const args of [['verify-redaction', nope], ['verify-redaction', '--roster', join(tmp.dir, 'nope.csv'), nope], ['redact', '--in', nope, '--preset', 'flat-entries']]) {
+    const policy = join(tmp.dir, 'nope.yaml');
+    for (const args of [['verify-redaction', nope], ['verify-redaction', '--roster', join(tmp.dir, 'nope.csv'), nope], ['redact', '--in', nope, '--preset', 'flat-entries'], ['redact', '--policy', policy], ['scan', '--rules', policy, tmp.dir], ['scan', '--baseline', nope, tmp.dir]]) {
       const r = await runCli(args, { env });
       expect(r.code).toBe(66);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
-      expect(r.stderr).toMatch(/nope\.(json|csv): no such file/);
+      expect(r.stderr).toMatch(/nope\.(json|csv|yaml): no such file/);
     }
   });
 });

@@ -330,7 +330,7 @@ describe('history', () => {
     expect(r.findings.map((f) => f.file)).toEqual(['.env']);
     expect(r.stats.skipped.baselined).toBe(2);
     // A rules file that cannot be read stops git, which has already started.
-    await expect(scan({ cwd: dir, history: true, rules: 'missing.yaml' })).rejects.toMatchObject({ exitCode: 78 });
+    await expect(scan({ cwd: dir, history: true, rules: 'missing.yaml' })).rejects.toMatchObject({ exitCode: 66 });
   });
 
   it('skips and counts node_modules in history and in the staged diff, as in the work tree', async () => {

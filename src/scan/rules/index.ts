@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError } from '../../errors.js';
+import { ConfigError, configFileError } from '../../errors.js';
 import { shannonEntropy, whyNotCredential } from '../heuristics.js';
 import type { Rule, RuleMatch, ScanChunk } from '../types.js';
 import { clariApiToken } from './clari-api-token.js';
@@ -52,7 +52,7 @@ export async function loadRulesFile(file: string): Promise<Rule[]> {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new ConfigError(`${file}: cannot read rules file (${(e as NodeJS.ErrnoException).code ?? 'error'})`, e);
+    throw configFileError(file, e, 'cannot read rules file');
   }
   const { parse: parseYaml } = await import('yaml');
   const RulesFile = await rulesFileSchema();
