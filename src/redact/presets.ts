@@ -102,7 +102,9 @@ const DEFS: Record<string, PresetDef> = {
       ...keep('correlationID', 'actorType', 'sessionType', 'event', 'eventTimestamp'),
       name('name'),
       email('email'),
-      ...text('nextLink'),
+      // The next page's URL repeats the page's filters (actorId, impersonatingActorId, sessionId) raw, and
+      // a cursor into the live API is no use in a redacted file.
+      { path: 'nextLink', action: 'drop' },
     ],
   },
   'copilot-calls': {
