@@ -487,7 +487,8 @@ export function effectiveStages(meta: KvMetadata): Partial<Record<Stage, number>
     .map(Number)
     .filter((v) => live(meta, v))
     .sort((a, b) => b - a)[0];
-  if (newestLive !== undefined && (current === undefined || (newestLive > current && newestLive !== pending))) {
+  // The recorded previous version can be newer than current after a rollback; it is ours, not another tool's.
+  if (newestLive !== undefined && (current === undefined || (newestLive > current && newestLive !== pending && newestLive !== previous))) {
     if (current !== undefined && live(meta, current)) previous = current;
     current = newestLive;
   }
