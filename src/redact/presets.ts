@@ -80,6 +80,9 @@ const DEFS: Record<string, PresetDef> = {
       userId('userId'),
       // Salesforce user ids identify people as surely as emails; Crm- pseudonyms join with users[].crmId.
       crmId('activityOwnerId'),
+      crmId('activityOrganiserId'),
+      crmId('accounts[].accountOwnerId'),
+      crmId('opportunities[].opportunityOwnerId'),
       crmId('ownerId'),
       crmId('participants[].sfdcUserId'),
       crmId('attendees[].sfdcUserId'),
