@@ -70,7 +70,8 @@ export function reconcileStages(recorded: Partial<Record<StageName, number>>, li
   let { current, previous } = recorded;
   const { pending } = recorded;
   const newest = [...live].sort((a, b) => b - a)[0];
-  if (newest !== undefined && (!isLive(current) || (newest > current && newest !== pending))) {
+  // The recorded previous version is newer than current after a rollback; it is ours, not another client's.
+  if (newest !== undefined && (!isLive(current) || (newest > current && newest !== pending && newest !== previous))) {
     if (isLive(current)) previous = current;
     current = newest === pending && !isLive(current) ? [...live].sort((a, b) => b - a).find((v) => v !== pending) : newest;
   }
