@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { describeSecret } from '../../src/secrets/index.js';
 import { canary, expectNoLeakInDir } from '../helpers/canary.js';
@@ -147,11 +149,12 @@ describe.each(stores)('clariguard rotate on $name (CLI against the emulator)', (
 });
 
 describe('clariguard rotate refuses read-only stores', () => {
-  it.each(['env:CLARI_API_KEY', 'op://Eng/Clari/token'])('%s', async (ref) => {
+  it.each(['env:CLARI_API_KEY', 'op://Eng/Clari/token', 'dotenv:app.env#CLARI_API_KEY'])('%s', async (ref) => {
     const { dir, cleanup } = tempDir('clariguard-rotro-');
     try {
       const tok = canary();
-      const r = await runCli(['rotate', ref], { env: isolatedEnv(dir, { CLARI_API_KEY: tok, CI: '1' }), input: `${canary()}\n` });
+      writeFileSync(join(dir, 'app.env'), `CLARI_API_KEY=${tok}\n`, { mode: 0o600 });
+      const r = await runCli(['rotate', ref.replace('app.env', join(dir, 'app.env'))], { env: isolatedEnv(dir, { CLARI_API_KEY: tok, CI: '1' }), input: `${canary()}\n` });
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(/cannot hold versions/);
       expect(leaksIn({ o: r.stdout + r.stderr }, [tok])).toEqual([]);
