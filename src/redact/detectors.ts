@@ -47,11 +47,38 @@ export function countDigits(text: string, stopAt = 7): number {
 // decimals and amounts. Skipping them avoids the (comparatively slow) phone parser on most strings.
 const NOT_PHONE_RE = /^(?:\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?|[-+]?[$€£]?\d[\d,]*(?:\.\d+)?|\d{1,2}\/\d{1,2}\/\d{2,4}|\d{4}_Q\d)$/;
 
-/** Phone numbers via libphonenumber-js (validated against the numbering plan, not a regex). */
+// "0044 20 7946 0958": the 00 international prefix most of the world dials. Read as "+" (same length, so the
+// spans stay where they are), since the US default region only knows its own 011.
+const IDD_00_RE = /(?<![\p{L}\p{N}_+])00(?=[ .-]?[1-9])/gu;
+
+export function withPlusForIdd00(text: string): string {
+  return text.includes('00') ? text.replace(IDD_00_RE, ' +') : text;
+}
+
+/**
+ * A number the numbering plan does not know (a fictional 555 area code, a test-data generator's random
+ * exchange) is still someone's number to whoever wrote it: kept when written as phones are, with a leading
+ * "+" or in three or more groups of 10+ digits, never as a bare digit run (ids, order numbers, amounts).
+ */
+function phoneShaped(value: string, callingCode: string, national: string): boolean {
+  // NANP area codes and exchanges start with 2-9: "100-200-3000" or "1 250 000 000" are not numbers.
+  if (callingCode === '1' && !/^[2-9]\d\d[2-9]/.test(national)) return false;
+  const digits = countDigits(value, 99);
+  if (value.startsWith('+')) return digits >= 8;
+  return digits >= 10 && (value.match(/\d+/g)?.length ?? 0) >= 3;
+}
+
+/** Phone numbers via libphonenumber-js (its numbering plan and possible lengths, not a home-made regex). */
 export function findPhoneNumbers(text: string, defaultCountry: string = 'US'): Span[] {
   if (countDigits(text) < 7 || NOT_PHONE_RE.test(text)) return [];
-  const found = phoneLib().findPhoneNumbersInText(text, { defaultCountry: defaultCountry as CountryCode });
+  const scanned = withPlusForIdd00(text);
+  const found = phoneLib()
+    // `leniency` is an option of the library's implementation its typings leave out.
+    .findPhoneNumbersInText(scanned, { defaultCountry: defaultCountry as CountryCode, leniency: 'POSSIBLE' } as { defaultCountry: CountryCode })
+    .filter((f) => f.number.isValid() || phoneShaped(scanned.slice(f.startsAt, f.endsAt), f.number.countryCallingCode as string, f.number.nationalNumber as string));
   return found.map((f) => {
+    // The " +" that stood for "00" starts one character early: the span keeps both zeros.
+    if (scanned !== text && scanned[f.startsAt] === '+' && text[f.startsAt] === '0' && text[f.startsAt - 1] === '0') f = { ...f, startsAt: f.startsAt - 1 };
     let start = f.startsAt;
     // "(+44 20 7946 0958)": the parser may take the opening bracket of the surrounding text.
     if (text[start] === '(' && !text.slice(start, f.endsAt).includes(')')) start++;

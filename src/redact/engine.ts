@@ -3,7 +3,7 @@ import { phoneLib } from './phone-lib.js';
 import { InputError } from '../errors.js';
 import { knownSecretPatterns } from '../masking/registry.js';
 import { addOtherCounts, otherCounts, otherCountsSince } from './count-delta.js';
-import { findCredentials, findEmails, findPhoneNumbers, Roster, resolveOverlaps, type Span } from './detectors.js';
+import { findCredentials, findEmails, findPhoneNumbers, Roster, resolveOverlaps, type Span, withPlusForIdd00 } from './detectors.js';
 import { ByteRewriter, type NodeBytes } from './byte-rewriter.js';
 import type { Policy, Rule } from './policy.js';
 import { createPseudonymizer, type Pseudonymizer } from './pseudonym.js';
@@ -892,7 +892,8 @@ export class RecordRedactor {
   }
 
   private phonePseudonym(s: string): string {
-    const p = phoneLib().parsePhoneNumberFromString(s, this.region);
+    // Same E.164 as free-text detection gives ("0044 …" too), so a phone field and a mention join.
+    const p = phoneLib().parsePhoneNumberFromString(withPlusForIdd00(s).trim(), this.region);
     return this.pz.id(p ? (p.number as string) : s.replace(/[^\d+]/g, ''), 'Phone');
   }
 
