@@ -122,7 +122,16 @@ export class VaultBackend implements SecretBackend {
       for (const v of Object.values(fields)) if (typeof v === 'string' && v.length >= 6) new SecretValue(v);
     }
     fields[field] = value.reveal();
-    const out = (await this.request(ref, 'write', 'POST', `${mount}/data/${path}`, { options: { cas: base }, data: fields })) as {
+    if (stage === 'pending' && meta) {
+      // Marked before the data write (check-and-set makes it version base+1): an unmarked newer version
+      // counts as current, so a reader, or a crash, between the two would get the untested token.
+      await this.updateCustomMetadata(ref, { [VAULT_STAGE_KEY.pending]: String(base + 1), ...(opts.tags ?? {}) }, meta);
+    }
+    const out = (await this.request(ref, 'write', 'POST', `${mount}/data/${path}`, { options: { cas: base }, data: fields }).catch(async (e: unknown) => {
+      // No version of ours exists: the mark must not claim another writer's version base+1 as pending.
+      if (stage === 'pending' && meta) await this.updateCustomMetadata(ref, { [VAULT_STAGE_KEY.pending]: meta.custom_metadata?.[VAULT_STAGE_KEY.pending] ?? null }).catch(() => undefined);
+      throw e;
+    })) as {
       data?: { version?: number };
     };
     const version = out.data?.version;
