@@ -385,12 +385,14 @@ afterAll(() => tmp.cleanup());
 
 describe('redact: no PII from any documented export shape survives', () => {
   for (const doc of documents(ps)) {
-    for (const mode of ['auto', 'preset'] as const) {
-      it(`${doc.file} (${mode === 'auto' ? 'auto-detected' : `--preset ${doc.preset}`})`, async () => {
+    for (const mode of ['auto', 'preset', 'stdin'] as const) {
+      const label = { auto: 'auto-detected', preset: `--preset ${doc.preset}`, stdin: 'stdin, format and preset auto-detected' }[mode];
+      it(`${doc.file} (${label})`, async () => {
         const input = join(tmp.dir, doc.file);
         writeFileSync(input, doc.text);
-        const args = ['redact', '--key', 'env:CG_KEY', '--in', input, '--json', ...(mode === 'preset' ? ['--preset', doc.preset] : [])];
-        const r = await runCli(args, { env });
+        const from = mode === 'stdin' ? [] : ['--in', input];
+        const args = ['redact', '--key', 'env:CG_KEY', ...from, '--json', ...(mode === 'preset' ? ['--preset', doc.preset] : [])];
+        const r = await runCli(args, { env, ...(mode === 'stdin' ? { input: doc.text } : {}) });
         expect(r.stderr, r.stderr).toContain(`"preset":"${doc.preset}"`);
         expect(r.code, r.stderr).toBe(0);
         expect(survivors(r.stdout, ps, doc.namesPresent !== false)).toEqual([]);
