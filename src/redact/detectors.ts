@@ -15,9 +15,28 @@ export interface Span {
 // addresses are machine-written. The '@' pre-check keeps this off the hot path for most strings.
 const EMAIL_RE = /[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+/g;
 
+// An address inside a URL's query (`?shared_by=ana.silva%40acme.com`, `mailto:ana%40acme.com`): '@' written
+// %40, the local part possibly holding other escapes (%2B for '+').
+const URL_EMAIL_RE = /(?:[A-Za-z0-9._~!$'*+-]|%[0-9A-Fa-f]{2})+%40[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+/g;
+
+/** Emails, also URL-encoded ones (their `normalized` is the decoded address, which the pseudonym is of). */
 export function findEmails(text: string): Span[] {
-  if (text.indexOf('@') < 0) return [];
   const out: Span[] = [];
+  if (text.length >= 6 && /%40/i.test(text)) {
+    URL_EMAIL_RE.lastIndex = 0;
+    for (let m = URL_EMAIL_RE.exec(text); m; m = URL_EMAIL_RE.exec(text)) {
+      let decoded: string;
+      try {
+        decoded = decodeURIComponent(m[0]);
+      } catch {
+        continue;
+      }
+      const at = decoded.lastIndexOf('@');
+      if (at <= 0 || /[\s@<>()[\]\\,;:"]/.test(decoded.slice(0, at))) continue;
+      out.push({ start: m.index, end: m.index + m[0].length, kind: 'email', value: m[0], normalized: decoded });
+    }
+  }
+  if (text.indexOf('@') < 0) return out;
   EMAIL_RE.lastIndex = 0;
   for (let m = EMAIL_RE.exec(text); m; m = EMAIL_RE.exec(text)) {
     let value = m[0];

@@ -931,7 +931,7 @@ export class RecordRedactor {
   private scanUncached(s: string): string {
     const d = this.compiled.policy.detectors;
     const spans: (Span & { replacement?: string })[] = [];
-    if (d.emails) for (const e of findEmails(s)) if (!isPseudonymEmail(e.value, this.pz.keyId)) spans.push(e);
+    if (d.emails) for (const e of findEmails(s)) if (!isPseudonymEmail(e.normalized ?? e.value, this.pz.keyId)) spans.push(e);
     if (d.phones) spans.push(...findPhoneNumbers(s, this.region));
     if (d.credentials) {
       spans.push(...findCredentials(s));
@@ -952,7 +952,8 @@ export class RecordRedactor {
       out += s.slice(last, sp.start);
       switch (sp.kind) {
         case 'email':
-          out += this.emailReplacement(sp.value);
+          // A URL-encoded address gets the pseudonym of the address it stands for (joins with the field).
+          out += this.emailReplacement(sp.normalized ?? sp.value);
           this.report.detectors.email++;
           break;
         case 'phone':
