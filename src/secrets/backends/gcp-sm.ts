@@ -20,6 +20,8 @@ const loadSdk = () => (sdkPromise ??= import('@google-cloud/secret-manager'));
 /** The stage -> version aliases clariguard keeps on a secret (`versions/current` is readable by any client). */
 export const GCP_STAGE_ALIAS: Record<Stage, string> = { current: 'current', pending: 'pending', previous: 'previous' };
 const REQUEST_ANNOTATION = 'clariguard--last-request';
+/** Set while a pending version is being added: versions newer than this number are that pending one. */
+const PENDING_AFTER_TAG = 'clariguard:pending-after';
 
 export interface GcpSecretManagerOptions {
   env: Env;
@@ -123,6 +125,14 @@ export class GcpSecretManagerBackend implements SecretBackend {
       if (!st) throw new SecretNotFoundError(ref.raw, 'the secret vanished right after it was created');
     }
     let n = adopt ?? NaN;
+    const marking = stage === 'pending' && adopt === undefined;
+    if (marking) {
+      // An alias can only name an existing version, and an unaliased newer version counts as current, so
+      // the version is announced as pending (with the journal) before it is added: otherwise a reader, or
+      // a crash, between addSecretVersion and updateSecret gets the untested token as current.
+      await this.update(ref, st, null, { ...(opts.tags ?? {}), [PENDING_AFTER_TAG]: String(Math.max(0, ...st.versions.map((v) => v.n))) });
+      st = await this.state(ref, 'write');
+    }
     if (adopt === undefined) {
       const bytes = Buffer.from(value.reveal(), 'utf8');
       const [version] = await this.call(ref, 'addSecretVersion', (c) =>
@@ -140,6 +150,7 @@ export class GcpSecretManagerBackend implements SecretBackend {
     }
     const annotations: Record<string, string | null> = { ...(opts.tags ?? {}) };
     if (tokenHash) annotations[REQUEST_ANNOTATION] = `${tokenHash}:${n}`;
+    if (marking) annotations[PENDING_AFTER_TAG] = null;
     await this.update(ref, st, aliases, annotations);
     return { versionId: String(n) };
   }
@@ -205,7 +216,7 @@ export class GcpSecretManagerBackend implements SecretBackend {
     }
     if (!changed) return;
     // Aliases and the rotation date change in one updateSecret, guarded by the etag.
-    await this.update(ref, st, aliases, { [ROTATED_AT_TAG]: new Date().toISOString() });
+    await this.update(ref, st, aliases, { [ROTATED_AT_TAG]: new Date().toISOString(), ...this.unannounce(st) });
   }
 
   async deleteVersion(ref: SecretRef, versionId: string): Promise<void> {
@@ -217,10 +228,16 @@ export class GcpSecretManagerBackend implements SecretBackend {
       throw new StoreError('gcp-sm', 'deleteVersion', `${ref.raw}: refusing to delete the current version`, { exitCode: ExitCode.usage, code: 'usage' });
     }
     const aliases = Object.fromEntries(Object.entries(st.aliases).filter(([, x]) => x !== n));
-    if (Object.keys(aliases).length !== Object.keys(st.aliases).length) await this.update(ref, st, aliases, {});
+    const unannounce = st.stages.pending === n ? this.unannounce(st) : {};
+    if (Object.keys(aliases).length !== Object.keys(st.aliases).length || Object.keys(unannounce).length) await this.update(ref, st, aliases, unannounce);
     if (v.state !== 'DESTROYED') {
       await this.call(ref, 'destroySecretVersion', (c) => c.destroySecretVersion({ name: `${this.secretName(ref)}/versions/${n}` }));
     }
+  }
+
+  /** Clears the pending announcement of an interrupted write, once its version is promoted or removed. */
+  private unannounce(st: SecretState): Record<string, string | null> {
+    return st.secret.annotations?.[annotationKey(PENDING_AFTER_TAG)] !== undefined ? { [PENDING_AFTER_TAG]: null } : {};
   }
 
   async setTags(ref: SecretRef, tags: Record<string, string | null>): Promise<void> {
@@ -301,9 +318,12 @@ export class GcpSecretManagerBackend implements SecretBackend {
     });
     const aliases: Record<string, number> = {};
     for (const [k, v] of Object.entries(secret.versionAliases ?? {})) aliases[k] = Number(v);
+    const enabled = versions.filter((v) => v.state === 'ENABLED').map((v) => v.n);
+    const after = Number(secret.annotations?.[annotationKey(PENDING_AFTER_TAG)] ?? NaN);
+    const announced = Number.isInteger(after) ? enabled.filter((n) => n > after).sort((a, b) => b - a)[0] : undefined;
     const stages = reconcileStages(
-      { current: aliases[GCP_STAGE_ALIAS.current], pending: aliases[GCP_STAGE_ALIAS.pending], previous: aliases[GCP_STAGE_ALIAS.previous] },
-      versions.filter((v) => v.state === 'ENABLED').map((v) => v.n),
+      { current: aliases[GCP_STAGE_ALIAS.current], pending: aliases[GCP_STAGE_ALIAS.pending] ?? announced, previous: aliases[GCP_STAGE_ALIAS.previous] },
+      enabled,
     );
     if (!allowMissing && stages.current === undefined) throw new SecretNotFoundError(ref.raw, 'the secret has no enabled version');
     return { secret, versions, aliases, stages };
