@@ -210,7 +210,7 @@ function auditDoc(ps: Person[]): { items: Record<string, unknown>[]; actors: Rec
       ipAddress: ipAddress(i),
       sessionType: ['WEB', 'IOS', 'ANDROID'][i % 3],
       event: 'forecast.updated',
-      eventParameters: { comment: mention(p, ps[(i + 2) % ps.length]!, i), targetUser: ps[(i + 3) % ps.length]!.email },
+      eventParameters: { comment: mention(p, ps[(i + 2) % ps.length]!, i), targetUser: ps[(i + 3) % ps.length]!.email, url: `https://app.clari.com/forecast?viewAs=${encodeURIComponent(ps[(i + 4) % ps.length]!.email)}` },
       eventTimestamp: `2026-07-01T10:00:${String(i).padStart(2, '0')}Z`,
     })),
     actors: ps.map((p) => ({ actorType: 'USER', actorId: p.actorId, name: p.name, email: p.email })),
@@ -262,7 +262,7 @@ function call(ps: Person[], i: number, details: boolean): Record<string, unknown
       engaging_questions: 3,
       categories: [{ name: 'Pricing', occurences: 2, phrases_matched: [{ text: `${ext.name} said email ${other.email}`, user_id: rep.copilotId, name: rep.name, time: 12.5 }], ai_detected: false }],
     },
-    call_review_page_url: `https://copilot.clari.com/call/${i}?shared_by=${rep.email}`,
+    call_review_page_url: `https://copilot.clari.com/call/${i}?shared_by=${encodeURIComponent(rep.email)}&attendee=${encodeURIComponent(ext.email.toLowerCase())}`,
   };
   if (!details) return base;
   return {
