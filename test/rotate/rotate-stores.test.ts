@@ -6,6 +6,7 @@ import { canary, expectNoLeakInDir } from '../helpers/canary.js';
 import { isolatedEnv, runCli, tempDir, type CliResult } from '../helpers/cli.js';
 import { startGcpSecretManagerEmulator, type GcpEmulator } from '../secrets/backends/gcp-emulator.js';
 import { startVaultEmulator, type VaultEmulator } from '../secrets/backends/vault-emulator.js';
+import { startAwsSecretsManagerEmulator, type AwsSecretsManagerEmulator } from '../secrets/backends/aws-emulator.js';
 import { leaksIn, pollCurrentToken, runTraced, startClariForRotation, type TracedRun } from './harness.js';
 
 // The rotation workflow, black-box through the CLI, on the stores without native staging labels
@@ -17,16 +18,34 @@ const GCP_TOKEN = canary('ya29');
 
 let vault: VaultEmulator;
 let gcp: GcpEmulator;
+let aws: AwsSecretsManagerEmulator;
+const AWS_KEY = canary('awskey');
 beforeAll(async () => {
+  aws = await startAwsSecretsManagerEmulator();
   vault = await startVaultEmulator({ token: VAULT_TOKEN });
   gcp = await startGcpSecretManagerEmulator({ token: GCP_TOKEN });
 });
 afterAll(async () => {
   await vault.close();
   await gcp.close();
+  await aws.close();
 });
 
 const stores = [
+  { name: 'local', ref: 'local:clari/prod/api-token', storeEnv: (): Record<string, string> => ({}), reset: () => undefined, credential: canary('unused') },
+  {
+    name: 'aws',
+    ref: 'aws-sm://clari/prod/api-token?region=eu-west-1',
+    storeEnv: (): Record<string, string> => ({
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: aws.endpoint,
+      AWS_ACCESS_KEY_ID: 'AKIAROTATETEST7Q2X9M',
+      AWS_SECRET_ACCESS_KEY: AWS_KEY,
+      AWS_REGION: 'eu-west-1',
+      AWS_EC2_METADATA_DISABLED: 'true',
+    }),
+    reset: () => aws.state.reset(),
+    credential: AWS_KEY,
+  },
   {
     name: 'vault',
     ref: 'vault://secret/clari/prod#token',
