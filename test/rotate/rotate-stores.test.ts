@@ -167,6 +167,37 @@ describe.each(stores)('clariguard rotate on $name (CLI against the emulator)', (
   }, T);
 });
 
+describe.each(stores)('clariguard rotate on $name over a stale pending version (secret set --pending, no journal)', (store) => {
+  it('starts, replaces the stale pending token and completes', async () => {
+    const { dir, cleanup } = tempDir('clariguard-rotstale-');
+    store.reset();
+    const oldToken = canary('cgold');
+    const newToken = canary('cgnew');
+    const stale = canary('cgstale');
+    const clari = await startClariForRotation(oldToken, newToken);
+    const env = isolatedEnv(dir, { ...store.storeEnv(), CI: '1' });
+    try {
+      const outs: string[] = [];
+      for (const [args, input] of [[['secret', 'set', store.ref], oldToken], [['secret', 'set', store.ref, '--pending'], stale]] as const) {
+        const r = await runCli([...args], { env, input: `${input}\n` });
+        expect(r.code, r.stderr).toBe(0);
+        outs.push(r.stdout, r.stderr);
+      }
+      const r = await runTraced(['rotate', store.ref, '--base-url', clari.url], env, newToken);
+      outs.push(r.stdout, r.stderr, r.cmdlines.join(' '));
+      expect(r.code, r.stderr).toBe(0);
+      const cur = await runCli(['secret', 'get', store.ref, '--reveal'], { env });
+      expect(cur.stdout).toBe(`${newToken}\n`);
+      const pend = await runCli(['secret', 'get', store.ref, '--stage', 'pending'], { env });
+      expect(pend.code).toBe(66);
+      expect(leaksIn({ o: outs.join('\n') }, [oldToken, newToken, stale])).toEqual([]);
+    } finally {
+      await clari.close();
+      cleanup();
+    }
+  }, T);
+});
+
 describe('clariguard rotate refuses read-only stores', () => {
   it.each(['env:CLARI_API_KEY', 'op://Eng/Clari/token', 'dotenv:app.env#CLARI_API_KEY'])('%s', async (ref) => {
     const { dir, cleanup } = tempDir('clariguard-rotro-');
