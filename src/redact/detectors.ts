@@ -140,7 +140,7 @@ const WORD_RE = /[\p{L}\p{N}_]+/gu;
  * token sequences, case- and whitespace-insensitively. Grows while a stream is read.
  */
 export class Roster {
-  private readonly byFirst = new Map<string, { tokens: string[]; canonical: string; replacement: string }[]>();
+  private readonly byFirst = new Map<string, { tokens: string[]; canonical: string; replacement: string; reversed?: boolean }[]>();
   private readonly seen = new Set<string>();
   /** Bumped on every addition, so caches of scanned strings know when to forget. */
   version = 0;
@@ -160,19 +160,28 @@ export class Roster {
     const key = tokens.join(' ');
     if (this.seen.has(key)) return;
     this.seen.add(key);
-    const first = tokens[0]!;
-    let list = this.byFirst.get(first);
-    if (!list) this.byFirst.set(first, (list = []));
-    list.push({ tokens, canonical: value, replacement });
-    // Longest first, so "Ana Maria Silva" wins over "Ana Maria".
-    list.sort((a, b) => b.tokens.length - a.tokens.length);
+    this.index(tokens, value, replacement);
+    // CRMs and lists write people "Last, First" ("Silva, Ana"): the same person, the same pseudonym.
+    const words = value.trim().split(/\s+/);
+    if (words.length >= 2) {
+      const rev = [...tokensOf(words[words.length - 1]!), ...tokensOf(words.slice(0, -1).join(' '))];
+      if (rev.length && !this.seen.has(rev.join(' '))) this.index(rev, value, replacement, true);
+    }
     this.version++;
+  }
+
+  private index(tokens: string[], canonical: string, replacement: string, reversed = false): void {
+    let list = this.byFirst.get(tokens[0]!);
+    if (!list) this.byFirst.set(tokens[0]!, (list = []));
+    list.push({ tokens, canonical, replacement, reversed });
+    // Longest first, so "Ana Maria Silva" wins over "Ana Maria"; a value as written before a reversed one.
+    list.sort((a, b) => b.tokens.length - a.tokens.length || Number(a.reversed ?? false) - Number(b.reversed ?? false));
   }
 
   /** [value, replacement] pairs, to seed another roster (worker threads). */
   entries(): [string, string][] {
     const out: [string, string][] = [];
-    for (const list of this.byFirst.values()) for (const e of list) out.push([e.canonical, e.replacement]);
+    for (const list of this.byFirst.values()) for (const e of list) if (!e.reversed) out.push([e.canonical, e.replacement]);
     return out;
   }
 
