@@ -75,12 +75,19 @@ function people(seed: number, n = 8): Person[] {
   return ps.filter((p) => (seen.has(p.name) ? false : (seen.add(p.name), true)));
 }
 
+const lastFirst = (p: Person): string => {
+  const i = p.name.lastIndexOf(' ');
+  return `${p.name.slice(i + 1)}, ${p.name.slice(0, i)}`;
+};
+
 /** Free text naming other people by name (in other cases too), email and phone, as notes and transcripts do. */
 function mention(a: Person, b: Person, k: number): string {
   const forms = [
     `Call with ${b.name} (${b.email}) re renewal; ${a.name} to follow up at ${a.phone}`,
     `${b.name.toUpperCase()} asked ${a.name.toLowerCase()} to email ${b.email.toUpperCase()} or ring ${b.phone}`,
     `Per ${a.name}: loop in <${b.email}>, mobile ${b.phone}.`,
+    // CRM lists write people "Last, First".
+    `${lastFirst(b)} (${b.email}) replaces ${lastFirst(a).toUpperCase()} on the account`,
   ];
   return forms[k % forms.length]!;
 }
@@ -353,6 +360,7 @@ function survivors(out: string, ps: Person[], names = true): string[] {
   };
   for (const p of ps) {
     if (names) check('name', p.name);
+    if (names) check('name', lastFirst(p));
     check('email', p.email);
     check('phone', p.phone);
     check('phone digits', p.phone.replace(/\D/g, '').slice(-10), true);
