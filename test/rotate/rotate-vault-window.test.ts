@@ -44,4 +44,22 @@ describe('rotate on vault:// between the version write and the pending mark', ()
     seenAsCurrent.push((await readSecret(REF, { env })).reveal());
     expect(seenAsCurrent).toEqual([oldToken]);
   });
+
+  it('a secret first written by another tool (vault kv put, no stage map) keeps its token current during the rotation', async () => {
+    const oldToken = canary('cgold');
+    const newToken = canary('cgnew');
+    vault.state.externalPut('secret', 'clari/prod', { token: oldToken });
+    const seen: string[] = [];
+    await rotateToken(REF, {
+      env,
+      newToken: new SecretValue(newToken),
+      validator: async () => ({ ok: true, detail: 'ok' }),
+      afterStep: async (c) => {
+        if (c !== 'promote') seen.push(`${c}:${(await readSecret(REF, { env })).reveal() === oldToken ? 'old' : 'new'}`);
+      },
+    });
+    expect(seen).toEqual(['create:old', 'test:old', 'set:old']);
+    expect((await readSecret(REF, { env })).reveal()).toBe(newToken);
+    expect((await readSecret(REF, { env, stage: 'previous' })).reveal()).toBe(oldToken);
+  });
 });

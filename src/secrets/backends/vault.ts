@@ -485,6 +485,13 @@ function live(meta: KvMetadata, v: number | undefined): v is number {
  * its newest live version current, and a newer unstaged version written after ours (e.g. with
  * `vault kv put`) is current too, since that is what every other Vault reader now gets.
  */
+function liveDesc(meta: KvMetadata): number[] {
+  return Object.keys(meta.versions)
+    .map(Number)
+    .filter((v) => live(meta, v))
+    .sort((a, b) => b - a);
+}
+
 export function effectiveStages(meta: KvMetadata): Partial<Record<Stage, number>> {
   const cm = meta.custom_metadata ?? {};
   const num = (k: string): number | undefined => (cm[k] !== undefined ? Number(cm[k]) : undefined);
@@ -499,7 +506,8 @@ export function effectiveStages(meta: KvMetadata): Partial<Record<Stage, number>
   // The recorded previous version can be newer than current after a rollback; it is ours, not another tool's.
   if (newestLive !== undefined && (current === undefined || (newestLive > current && newestLive !== pending && newestLive !== previous))) {
     if (current !== undefined && live(meta, current)) previous = current;
-    current = newestLive;
+    // A secret written by another tool has no current mark yet; its pending version is not current.
+    current = current === undefined && newestLive === pending ? liveDesc(meta).find((v) => v !== pending) : newestLive;
   }
   if (live(meta, current)) out.current = current;
   if (live(meta, pending) && pending !== current) out.pending = pending;
