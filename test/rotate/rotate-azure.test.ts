@@ -92,4 +92,23 @@ describe('rotate on azure-kv:// (library, Key Vault emulator)', () => {
     expect(await stages()).toEqual({ current: oldToken, pending: '', previous: '' });
     expect((await describeSecret(REF, { env })).rotation).toBeNull();
   }, 60_000);
+
+  it('a secret first written by another tool (no clariguard stage marks) keeps its token current until promotion', async () => {
+    const oldToken = canary('cgold');
+    const newToken = canary('cgnew');
+    await writeSecret(REF, oldToken, { env });
+    for (const s of emu.state.secrets.values()) for (const v of s.versions) v.tags = {};
+    const seen: string[] = [];
+    await rotateToken(REF, {
+      ...{ env },
+      newToken: new SecretValue(newToken),
+      validator: async () => ({ ok: true, detail: 'ok' }),
+      afterStep: async (c) => {
+        if (c !== 'promote') seen.push(`${c}:${(await readSecret(REF, { env })).reveal() === oldToken ? 'old' : 'new'}`);
+      },
+    });
+    expect(seen).toEqual(['create:old', 'test:old', 'set:old']);
+    expect((await readSecret(REF, { env })).reveal()).toBe(newToken);
+    expect((await readSecret(REF, { ...{ env }, stage: 'previous' })).reveal()).toBe(oldToken);
+  });
 });

@@ -66,4 +66,23 @@ describe('rotate on gcp-sm:// between addSecretVersion and the pending alias', (
     await writeSecret(REF, external, {});
     expect((await readSecret(REF, {})).reveal()).toBe(external);
   });
+
+  it('a secret first written by another tool (no clariguard stage marks) keeps its token current until promotion', async () => {
+    const oldToken = canary('cgold');
+    const newToken = canary('cgnew');
+    await writeSecret(REF, oldToken, {});
+    for (const s of emu.state.secrets.values()) { s.versionAliases = {}; s.labels = {}; }
+    const seen: string[] = [];
+    await rotateToken(REF, {
+      ...{},
+      newToken: new SecretValue(newToken),
+      validator: async () => ({ ok: true, detail: 'ok' }),
+      afterStep: async (c) => {
+        if (c !== 'promote') seen.push(`${c}:${(await readSecret(REF, {})).reveal() === oldToken ? 'old' : 'new'}`);
+      },
+    });
+    expect(seen).toEqual(['create:old', 'test:old', 'set:old']);
+    expect((await readSecret(REF, {})).reveal()).toBe(newToken);
+    expect((await readSecret(REF, { ...{}, stage: 'previous' })).reveal()).toBe(oldToken);
+  });
 });

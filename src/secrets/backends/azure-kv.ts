@@ -276,6 +276,12 @@ function stagesOf(versions: VersionProps[]): Partial<Record<Stage, VersionProps>
     if (out.current) out.previous = out.current;
     out.current = newest;
   }
+  // Written by another tool and now being rotated: the newest version is our tagged pending one, and the
+  // newest untagged version is still what the secret's readers should get.
+  if (!out.current) {
+    out.current = enabled.filter((v) => !v.tags[AZURE_STAGE_TAG]).sort((a, b) => (b.createdOn ?? '').localeCompare(a.createdOn ?? ''))[0];
+    if (!out.current) delete out.current;
+  }
   return out;
 }
 
