@@ -13,7 +13,9 @@ export interface Span {
 
 // RFC 5322 "dot-atom" local part and a hostname with at least one dot; good enough for exports, where
 // addresses are machine-written. The '@' pre-check keeps this off the hot path for most strings.
-const EMAIL_RE = /[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+/g;
+// Letters and digits of any script too (RFC 6531 addresses, `josé.álvarez@acme.com`, `ana@münchen.de`):
+// an ASCII-only pattern matched only the tail after the last accent and left the start of the address.
+const EMAIL_RE = /[\p{L}\p{M}\p{N}.!#$%&'*+/=?^_`{|}~-]+@[\p{L}\p{N}](?:[\p{L}\p{M}\p{N}-]{0,61}[\p{L}\p{M}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{M}\p{N}-]{0,61}[\p{L}\p{M}\p{N}])?)+/gu;
 
 // An address inside a URL's query (`?shared_by=ana.silva%40acme.com`, `mailto:ana%40acme.com`): '@' written
 // %40, the local part possibly holding other escapes (%2B for '+').
