@@ -3,7 +3,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readSecret } from '../../src/secrets/index.js';
+import { expect } from 'vitest';
+import { rotateToken } from '../../src/rotate/index.js';
+import { readSecret, SecretValue } from '../../src/secrets/index.js';
 import { procCmdline, spawnCli, type CliResult } from '../helpers/cli.js';
 import { findLeak } from '../helpers/canary.js';
 
@@ -156,4 +158,24 @@ export async function startClariForRotation(oldToken: string, newToken: string):
       await b.close();
     },
   };
+}
+
+/**
+ * Rotates `ref` to `newToken` with a validator that passes, and requires that readers get `oldToken` after
+ * every step before promote (an untested token is never current), then the new token as current and the old
+ * one as previous.
+ */
+export async function expectOldTokenCurrentUntilPromote(ref: string, env: Record<string, string | undefined>, oldToken: string, newToken: string): Promise<void> {
+  const seen: string[] = [];
+  await rotateToken(ref, {
+    env,
+    newToken: new SecretValue(newToken),
+    validator: async () => ({ ok: true, detail: 'ok' }),
+    afterStep: async (c) => {
+      if (c !== 'promote') seen.push(`${c}:${(await readSecret(ref, { env })).reveal() === oldToken ? 'old' : 'new'}`);
+    },
+  });
+  expect(seen).toEqual(['create:old', 'test:old', 'set:old']);
+  expect((await readSecret(ref, { env })).reveal()).toBe(newToken);
+  expect((await readSecret(ref, { env, stage: 'previous' })).reveal()).toBe(oldToken);
 }

@@ -1,11 +1,9 @@
-import { OAuth2Client } from 'google-auth-library';
 import { SecretManagerServiceClient } from '@google-cloud/secret-manager';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { rollbackRotation, rotateToken } from '../../src/rotate/index.js';
-import { GcpSecretManagerBackend } from '../../src/secrets/backends/gcp-sm.js';
 import { describeSecret, readSecret, registerBackend, SecretValue, writeSecret } from '../../src/secrets/index.js';
 import { canary } from '../helpers/canary.js';
-import { startGcpSecretManagerEmulator, type GcpEmulator } from '../secrets/backends/gcp-emulator.js';
+import { emulatorBackend, startGcpSecretManagerEmulator, type GcpEmulator } from '../secrets/backends/gcp-emulator.js';
 
 // GCP stores the pending token with addSecretVersion, then points the `pending` alias at it (updateSecret):
 // two calls. An unaliased newer version counts as current (added by another client), so a reader, or a
@@ -16,18 +14,7 @@ let emu: GcpEmulator;
 const clients: SecretManagerServiceClient[] = [];
 beforeAll(async () => {
   emu = await startGcpSecretManagerEmulator({ token: ACCESS_TOKEN });
-  registerBackend('gcp-sm', (ctx) =>
-    new GcpSecretManagerBackend({
-      env: { ...ctx.env, CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER: `${emu.endpoint}/` },
-      clientFactory: (opts) => {
-        const auth = new OAuth2Client();
-        auth.setCredentials({ access_token: ACCESS_TOKEN, expiry_date: Date.now() + 3_600_000 });
-        const c = new SecretManagerServiceClient({ ...opts, authClient: auth });
-        clients.push(c);
-        return c;
-      },
-    }),
-  );
+  registerBackend('gcp-sm', (ctx) => emulatorBackend(emu, ACCESS_TOKEN, clients, ctx.env));
 });
 afterAll(async () => {
   for (const c of clients) await c.close();

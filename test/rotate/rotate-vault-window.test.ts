@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { rotateToken } from '../../src/rotate/index.js';
 import { readSecret, SecretValue, writeSecret } from '../../src/secrets/index.js';
 import { canary } from '../helpers/canary.js';
+import { expectOldTokenCurrentUntilPromote } from './harness.js';
 import { startVaultEmulator, type VaultEmulator, type VaultRecordedRequest } from '../secrets/backends/vault-emulator.js';
 
 // KV v2 stores the pending token as a new version and marks it pending in custom_metadata: two requests.
@@ -49,17 +50,6 @@ describe('rotate on vault:// between the version write and the pending mark', ()
     const oldToken = canary('cgold');
     const newToken = canary('cgnew');
     vault.state.externalPut('secret', 'clari/prod', { token: oldToken });
-    const seen: string[] = [];
-    await rotateToken(REF, {
-      env,
-      newToken: new SecretValue(newToken),
-      validator: async () => ({ ok: true, detail: 'ok' }),
-      afterStep: async (c) => {
-        if (c !== 'promote') seen.push(`${c}:${(await readSecret(REF, { env })).reveal() === oldToken ? 'old' : 'new'}`);
-      },
-    });
-    expect(seen).toEqual(['create:old', 'test:old', 'set:old']);
-    expect((await readSecret(REF, { env })).reveal()).toBe(newToken);
-    expect((await readSecret(REF, { env, stage: 'previous' })).reveal()).toBe(oldToken);
+    await expectOldTokenCurrentUntilPromote(REF, env, oldToken, newToken);
   });
 });

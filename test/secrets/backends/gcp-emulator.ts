@@ -10,7 +10,9 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 // The store's own CRC32C (pinned to the standard check value in gcp-sm.test.ts), not a second copy.
-import { crc32c } from '../../../src/secrets/backends/gcp-sm.js';
+import { SecretManagerServiceClient } from '@google-cloud/secret-manager';
+import { OAuth2Client } from 'google-auth-library';
+import { crc32c, GcpSecretManagerBackend } from '../../../src/secrets/backends/gcp-sm.js';
 
 export interface GcpVersion {
   n: number;
@@ -294,4 +296,21 @@ export async function startGcpSecretManagerEmulator(options: { token?: string } 
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * The real backend talking to `emu` over REST with a static OAuth token; every client it creates is pushed to
+ * `clients`, so that a test can close them.
+ */
+export function emulatorBackend(emu: GcpEmulator, token: string, clients: SecretManagerServiceClient[], env: Record<string, string | undefined> = {}): GcpSecretManagerBackend {
+  return new GcpSecretManagerBackend({
+    env: { ...env, CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER: `${emu.endpoint}/` },
+    clientFactory: (opts) => {
+      const auth = new OAuth2Client();
+      auth.setCredentials({ access_token: token, expiry_date: Date.now() + 3_600_000 });
+      const c = new SecretManagerServiceClient({ ...opts, authClient: auth });
+      clients.push(c);
+      return c;
+    },
+  });
 }

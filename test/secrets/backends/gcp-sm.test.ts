@@ -7,7 +7,7 @@ import { ROTATED_AT_TAG, ROTATION_TAG } from '../../../src/secrets/journal.js';
 import { parseSecretRef } from '../../../src/secrets/ref.js';
 import { SecretValue } from '../../../src/secrets/value.js';
 import { canary, expectNoLeak, expectCleanFailure } from '../../helpers/canary.js';
-import { startGcpSecretManagerEmulator, type GcpEmulator } from './gcp-emulator.js';
+import { emulatorBackend, startGcpSecretManagerEmulator, type GcpEmulator } from './gcp-emulator.js';
 
 // The real @google-cloud/secret-manager client in its HTTP/1.1 REST mode (fallback: true), pointed at the
 // local emulator through gcloud's endpoint override variable, with a static OAuth access token.
@@ -24,16 +24,7 @@ afterAll(async () => {
   await emu.close();
 });
 function backend(): GcpSecretManagerBackend {
-  return new GcpSecretManagerBackend({
-    env: { CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER: `${emu.endpoint}/` },
-    clientFactory: (opts) => {
-      const auth = new OAuth2Client();
-      auth.setCredentials({ access_token: ACCESS_TOKEN, expiry_date: Date.now() + 3_600_000 });
-      const c = new SecretManagerServiceClient({ ...opts, authClient: auth });
-      clients.push(c);
-      return c;
-    },
-  });
+  return emulatorBackend(emu, ACCESS_TOKEN, clients);
 }
 beforeEach(() => {
   emu.state.reset();
