@@ -89,6 +89,20 @@ function phoneShaped(value: string, callingCode: string, national: string): bool
   return digits >= 10 && (value.match(/\d+/g)?.length ?? 0) >= 3;
 }
 
+const WORD_CHAR_RE = /[\p{L}\p{N}_]/u;
+
+/**
+ * Digits inside a longer token ("4702-3879-4731" in the UUID 67ad4702-3879-4731-86ff-…, a hash, an id): a
+ * letter, digit or underscore right before or after the match, or a hyphen joining it to one. The lenient
+ * matcher would take those for numbers.
+ */
+function embedded(t: string, s: number, e: number): boolean {
+  const before = t[s - 1];
+  const after = t[e];
+  if (before !== undefined && (WORD_CHAR_RE.test(before) || (before === '-' && WORD_CHAR_RE.test(t[s - 2] ?? '')))) return true;
+  return after !== undefined && (WORD_CHAR_RE.test(after) || (after === '-' && WORD_CHAR_RE.test(t[e + 1] ?? '')));
+}
+
 /** Phone numbers via libphonenumber-js (its numbering plan and possible lengths, not a home-made regex). */
 export function findPhoneNumbers(text: string, defaultCountry: string = 'US'): Span[] {
   if (countDigits(text) < 7 || NOT_PHONE_RE.test(text)) return [];
@@ -96,7 +110,7 @@ export function findPhoneNumbers(text: string, defaultCountry: string = 'US'): S
   const found = phoneLib()
     // `leniency` is an option of the library's implementation its typings leave out.
     .findPhoneNumbersInText(scanned, { defaultCountry: defaultCountry as CountryCode, leniency: 'POSSIBLE' } as { defaultCountry: CountryCode })
-    .filter((f) => f.number.isValid() || phoneShaped(scanned.slice(f.startsAt, f.endsAt), f.number.countryCallingCode as string, f.number.nationalNumber as string));
+    .filter((f) => !embedded(scanned, f.startsAt, f.endsAt) && (f.number.isValid() || phoneShaped(scanned.slice(f.startsAt, f.endsAt), f.number.countryCallingCode as string, f.number.nationalNumber as string)));
   return found.map((f) => {
     // The " +" that stood for "00" starts one character early: the span keeps both zeros.
     if (scanned !== text && scanned[f.startsAt] === '+' && text[f.startsAt] === '0' && text[f.startsAt - 1] === '0') f = { ...f, startsAt: f.startsAt - 1 };

@@ -82,6 +82,19 @@ describe('verify-redaction', () => {
     expect(r.code).toBe(0);
   });
 
+  it('digits inside ids (UUIDs, hex ids) are not phone numbers; a phone beside them still is', async () => {
+    const ids = { source_id: '67ad4702-3879-4731-86ff-829d921f1c15', call: '946e3e63849b92d571c8924a', ref: 'x-4155550134-y', at: 'id_4155550134' };
+    const clean = join(tmp.dir, 'ids.json');
+    writeFileSync(clean, JSON.stringify([ids]));
+    const ok = await runCli(['verify-redaction', clean], { env: isolatedEnv(tmp.dir) });
+    expect(ok.code, ok.stdout).toBe(0);
+    const dirty = join(tmp.dir, 'ids-phone.json');
+    writeFileSync(dirty, JSON.stringify([{ ...ids, note: 'call 415-555-0134 re 67ad4702-3879-4731-86ff-829d921f1c15' }]));
+    const bad = await runCli(['verify-redaction', dirty, '--json'], { env: isolatedEnv(tmp.dir) });
+    expect(bad.code).toBe(1);
+    expect((JSON.parse(bad.stdout) as { findings: { kind: string }[] }).findings.map((f) => f.kind)).toEqual(['phone']);
+  });
+
   it('a missing input, roster, policy, rules or baseline file is exit 66 (no input), one line naming it', async () => {
     const env = isolatedEnv(tmp.dir);
     const nope = join(tmp.dir, 'nope.json');
