@@ -24,6 +24,7 @@ import { ClariApiError } from './errors.js';
 import type { RetryOptions } from './http.js';
 import { ExportStateStore, defaultStateDir, stateKey } from './state.js';
 import { ResultsVerifier, periodFromFileName, periodMismatch } from './verify.js';
+import { pidAlive } from '../util/process.js';
 
 export type ExportFormat = 'json' | 'ndjson' | 'csv';
 export const EXPORT_FORMATS: readonly ExportFormat[] = ['json', 'ndjson', 'csv'];
@@ -185,16 +186,7 @@ function removeStaleTemps(target: string): void {
     const m = /^\.(?:.*)\.(\d+)\.[0-9a-f]{12}\.tmp$/.exec(n);
     if (!m) continue;
     const pid = Number(m[1]);
-    let alive = pid === process.pid;
-    if (!alive) {
-      try {
-        process.kill(pid, 0);
-        alive = true;
-      } catch (e) {
-        alive = (e as NodeJS.ErrnoException).code === 'EPERM';
-      }
-    }
-    if (!alive) rmSync(join(dir, n), { force: true });
+    if (pid !== process.pid && !pidAlive(pid)) rmSync(join(dir, n), { force: true });
   }
 }
 

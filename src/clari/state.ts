@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { ClariguardError, ExitCode } from '../errors.js';
 import { clariguardHome } from '../util/paths.js';
 import { writeFileAtomicSync } from '../util/atomic.js';
+import { pidAlive } from '../util/process.js';
 
 /**
  * The export job journal: one small file per logical export request, written right after Clari accepted
@@ -116,14 +117,5 @@ export class ExportStateStore {
   /** Where the state lives, for messages. */
   describe(key: string): string {
     return this.path(key);
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import { closeSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { ClariguardError, ExitCode } from '../errors.js';
+import { ioFailure, type ClariguardError } from '../errors.js';
 import type { SecretRef } from '../secrets/ref.js';
 import { clariguardHome } from '../util/paths.js';
+import { pidAlive } from '../util/process.js';
 
 interface Owner {
   pid: number;
@@ -27,18 +28,9 @@ function readOwner(path: string): Owner | null {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** A lock nobody holds any more: its process is gone (this host), or it was never completely written. */
 function isStale(path: string, owner: Owner | null): boolean {
-  if (owner) return owner.host === hostname() && !alive(owner.pid);
+  if (owner) return owner.host === hostname() && !pidAlive(owner.pid);
   try {
     return Date.now() - statSync(path).mtimeMs > 5_000;
   } catch {
@@ -60,10 +52,7 @@ export async function withRotationLock<T>(
   const path = rotationLockPath(ref, env);
   const cannot = (e: unknown) => {
     const code = (e as NodeJS.ErrnoException).code ?? 'error';
-    return new ClariguardError(`${ref.raw}: cannot create the rotation lock ${path} (${code}); set CLARIGUARD_HOME to a writable directory`, {
-      exitCode: code === 'EACCES' || code === 'EPERM' ? ExitCode.noPermission : ExitCode.ioError,
-      code: 'io',
-    });
+    return ioFailure(`${ref.raw}: cannot create the rotation lock ${path} (${code}); set CLARIGUARD_HOME to a writable directory`, code);
   };
   try {
     mkdirSync(join(path, '..'), { recursive: true, mode: 0o700 });
@@ -112,7 +101,8 @@ export async function withRotationLock<T>(
     return await fn();
   } finally {
     // Only our own lock is removed.
-    if (readOwner(path) && JSON.stringify(readOwner(path)) === mine) {
+    const held = readOwner(path);
+    if (held && JSON.stringify(held) === mine) {
       try {
         unlinkSync(path);
       } catch {
