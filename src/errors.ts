@@ -77,10 +77,28 @@ function errnoOf(e: unknown): string {
   return (e as NodeJS.ErrnoException | undefined)?.code ?? (e as Error | undefined)?.message ?? 'error';
 }
 
-function missingFileError(file: string, e: unknown): ClariguardError | null {
+/** The exit code of a failed read or write that is not about bad data: 77 without permission, else 74. */
+export function ioExitCode(errno: string | undefined): number {
+  return errno === 'EACCES' || errno === 'EPERM' ? ExitCode.noPermission : ExitCode.ioError;
+}
+
+/** A file or directory that cannot be written (a missing directory, no permission, a full disk): one line. */
+export function ioFailure(message: string, errno: string | undefined): ClariguardError {
+  return new ClariguardError(message, { exitCode: ioExitCode(errno), code: 'io' });
+}
+
+/** The exit code of a file that cannot be opened: 66 when it is not there, 77 when it may not be read, else null. */
+export function openFailureExitCode(e: unknown): number | null {
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOENT' || code === 'ENOTDIR') return new ClariguardError(`${file}: no such file`, { exitCode: ExitCode.noInput, code: 'not_found' });
-  if (code === 'EACCES' || code === 'EPERM') return new ClariguardError(`${file}: permission denied`, { exitCode: ExitCode.noPermission, code: 'permission_denied' });
+  if (code === 'ENOENT' || code === 'ENOTDIR') return ExitCode.noInput;
+  if (code === 'EACCES' || code === 'EPERM') return ExitCode.noPermission;
+  return null;
+}
+
+function missingFileError(file: string, e: unknown): ClariguardError | null {
+  const exitCode = openFailureExitCode(e);
+  if (exitCode === ExitCode.noInput) return new ClariguardError(`${file}: no such file`, { exitCode, code: 'not_found' });
+  if (exitCode === ExitCode.noPermission) return new ClariguardError(`${file}: permission denied`, { exitCode, code: 'permission_denied' });
   return null;
 }
 

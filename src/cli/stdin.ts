@@ -1,6 +1,6 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { read } from 'read';
-import { ClariguardError, ExitCode, InputError, UsageError } from '../errors.js';
+import { ClariguardError, ExitCode, InputError, openFailureExitCode, UsageError } from '../errors.js';
 
 const MAX_SECRET_BYTES = 64 * 1024;
 
@@ -41,7 +41,7 @@ export async function readAllStdin(limit = MAX_SECRET_BYTES): Promise<Buffer> {
 function readFileLimited(file: string, limit = MAX_SECRET_BYTES): Buffer {
   const fail = (e: unknown): never => {
     const code = (e as NodeJS.ErrnoException).code ?? 'error';
-    const exitCode = code === 'ENOENT' || code === 'ENOTDIR' ? ExitCode.noInput : code === 'EACCES' || code === 'EPERM' ? ExitCode.noPermission : ExitCode.usage;
+    const exitCode = openFailureExitCode(e) ?? ExitCode.usage;
     throw new ClariguardError(`cannot read ${file}: ${code}`, { exitCode, code: exitCode === ExitCode.noInput ? 'not_found' : 'usage' });
   };
   let fd = -1;

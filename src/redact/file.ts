@@ -4,7 +4,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { dirname } from 'node:path';
 import { Readable, Transform, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
-import { ClariguardError, ConfigError, ExitCode, inputFileError, UsageError } from '../errors.js';
+import { ConfigError, inputFileError, ioFailure, UsageError } from '../errors.js';
 import { readOrCreateSecret, type SecretOptions } from '../secrets/index.js';
 import type { SecretValue } from '../secrets/value.js';
 import { AtomicFileWriter } from '../util/atomic.js';
@@ -302,10 +302,6 @@ function readHead(file: string, n: number): Buffer {
 }
 
 /**
- * What `clariguard redact` does: file or stdin in, file (atomically) or stdout out. On any error the output
- * file is not created, so there is never a half-redacted file.
- */
-/**
  * Fails early, with one line, when `target`'s directory is missing or not writable: found only when the
  * output is opened, it would surface after the whole input was read (or, for the output stream, as an
  * unhandled stream error), and a report that cannot be written would leave the output behind.
@@ -320,12 +316,13 @@ export function checkWritableTarget(target: string, what: string): void {
     code = (e as NodeJS.ErrnoException).code ?? 'error';
   }
   if (code === undefined) return;
-  throw new ClariguardError(`${target}: cannot write the ${what} (${code} for ${dir})`, {
-    exitCode: code === 'EACCES' || code === 'EPERM' ? ExitCode.noPermission : ExitCode.ioError,
-    code: 'io',
-  });
+  throw ioFailure(`${target}: cannot write the ${what} (${code} for ${dir})`, code);
 }
 
+/**
+ * What `clariguard redact` does: file or stdin in, file (atomically) or stdout out. On any error the output
+ * file is not created, so there is never a half-redacted file.
+ */
 export async function redactFile(o: RedactFileOptions): Promise<RedactionReport> {
   if (o.policyFile && o.preset) throw new UsageError('use either --policy or --preset, not both');
   const policy = o.policy ?? (o.policyFile ? (await import('./policy.js')).loadPolicyFile(o.policyFile) : undefined);

@@ -4,7 +4,7 @@ import { CHECKS } from '../../audit/checks/index.js';
 import { auditConfigJsonSchema } from '../../audit/config.js';
 import { AUDIT_FORMATS, formatReport, summaryLine, type AuditFormat } from '../../audit/report.js';
 import { runAudit, type FailOn } from '../../audit/runner.js';
-import { ClariguardError, ExitCode } from '../../errors.js';
+import { ioFailure } from '../../errors.js';
 import { maskKnownSecrets } from '../../masking/registry.js';
 import { writeFileAtomicSync } from '../../util/atomic.js';
 import { collect, type CliContext } from '../context.js';
@@ -61,10 +61,7 @@ export function registerAuditCommand({ program, setExitCode }: CliContext): void
           writeFileAtomicSync(resolve(opts.output), text, 0o644);
         } catch (e) {
           const code = (e as NodeJS.ErrnoException).code ?? 'error';
-          throw new ClariguardError(`${opts.output}: cannot write the report (${code})`, {
-            exitCode: code === 'EACCES' || code === 'EPERM' ? ExitCode.noPermission : ExitCode.ioError,
-            code: 'io',
-          });
+          throw ioFailure(`${opts.output}: cannot write the report (${code})`, code);
         }
         say(`wrote ${opts.output}: ${summaryLine(report)}`);
       } else {

@@ -1,5 +1,5 @@
 import { Option } from 'commander';
-import { ClariguardError, isClariguardError, UsageError } from '../../errors.js';
+import { isClariguardError, ioFailure, UsageError } from '../../errors.js';
 import { ExitCode } from '../../errors.js';
 import { knownSecretPatterns, maskKnownSecrets } from '../../masking/registry.js';
 // run.js, not index.js: the scan loads its modules as git needs them (see run.ts); the report formats and
@@ -122,10 +122,7 @@ async function writing<T>(target: string, what: string, write: () => T | Promise
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (isClariguardError(e) || typeof code !== 'string') throw e;
-    throw new ClariguardError(`${target}: cannot write the ${what} (${code})`, {
-      exitCode: code === 'EACCES' || code === 'EPERM' ? ExitCode.noPermission : ExitCode.ioError,
-      code: 'io',
-    });
+    throw ioFailure(`${target}: cannot write the ${what} (${code})`, code);
   }
 }
 

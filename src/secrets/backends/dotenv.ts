@@ -1,6 +1,6 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { ExitCode, InputError, SecretNotFoundError, StoreError, UsageError } from '../../errors.js';
+import { InputError, ioExitCode, SecretNotFoundError, StoreError, UsageError } from '../../errors.js';
 import type { SecretRef } from '../ref.js';
 import type { BackendContext, ReadOptions, ReaderReport, SecretBackend, SecretDescription } from '../types.js';
 import { SecretValue } from '../value.js';
@@ -127,7 +127,7 @@ export class DotenvBackend extends ReadOnlyBackend implements SecretBackend {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') throw new SecretNotFoundError(ref.raw, `file ${file} does not exist`);
       throw new StoreError('dotenv', 'read', `cannot read ${file} (${code ?? 'error'})`, {
-        exitCode: code === 'EACCES' || code === 'EPERM' ? ExitCode.noPermission : ExitCode.ioError,
+        exitCode: ioExitCode(code),
       });
     }
     const entries = parseDotenv(text, file);
