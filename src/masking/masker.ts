@@ -83,18 +83,6 @@ export class PatternSet {
     return false;
   }
 
-  /** Length of the longest suffix of `buf` that is a proper prefix of some pattern. */
-  pendingPrefixLength(buf: Buffer): number {
-    const limit = Math.min(buf.length, this.maxLength - 1);
-    for (let len = limit; len > 0; len--) {
-      const tail = buf.subarray(buf.length - len);
-      for (const p of this.patterns) {
-        if (p.length > len && p.compare(tail, 0, len, 0, len) === 0) return len;
-      }
-    }
-    return 0;
-  }
-
   maskString(s: string): string {
     if (this.empty || s.length === 0) return s;
     return this.maskBuffer(Buffer.from(s, 'utf8')).toString('utf8');
@@ -131,5 +119,4 @@ export class MaskingStream extends Transform {
     this.carry = Buffer.alloc(0);
     cb();
   }
-
 }
