@@ -158,6 +158,8 @@ const WORD_RE = /[\p{L}\p{N}_]+/gu;
 export class Roster {
   private readonly byFirst = new Map<string, { tokens: string[]; canonical: string; replacement: string; reversed?: boolean }[]>();
   private readonly seen = new Set<string>();
+  /** [value, replacement] in the order added: what another roster needs to catch up (see since()). */
+  private readonly log: [string, string][] = [];
   /** Bumped on every addition, so caches of scanned strings know when to forget. */
   version = 0;
 
@@ -176,6 +178,7 @@ export class Roster {
     const key = tokens.join(' ');
     if (this.seen.has(key)) return;
     this.seen.add(key);
+    this.log.push([value, replacement]);
     this.index(tokens, value, replacement);
     // CRMs and lists write people "Last, First" ("Silva, Ana"): the same person, the same pseudonym.
     const words = value.trim().split(/\s+/);
@@ -194,11 +197,19 @@ export class Roster {
     list.sort((a, b) => b.tokens.length - a.tokens.length || Number(a.reversed ?? false) - Number(b.reversed ?? false));
   }
 
-  /** [value, replacement] pairs, to seed another roster (worker threads). */
+  /** [value, replacement] pairs in the order they were added, to seed another roster (worker threads). */
   entries(): [string, string][] {
-    const out: [string, string][] = [];
-    for (const list of this.byFirst.values()) for (const e of list) if (!e.reversed) out.push([e.canonical, e.replacement]);
-    return out;
+    return this.log.slice();
+  }
+
+  /** Number of values added so far: a mark for since(). */
+  get added(): number {
+    return this.log.length;
+  }
+
+  /** The pairs added after `mark` (a value of `added`), in order: another roster catches up with these. */
+  since(mark: number): [string, string][] {
+    return this.log.slice(mark);
   }
 
   find(text: string): (Span & { replacement: string })[] {

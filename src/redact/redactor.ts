@@ -8,6 +8,7 @@ import { csvField, NdjsonSplitter, Utf8Validator, type RedactFormat } from './fo
 import { isUtf8 } from 'node:buffer';
 import { BatchingSink, ByteOut, type OutSink } from './byte-out.js';
 import { ByteResult } from './byte-rewriter.js';
+import type { WorkerBatch } from './worker.js';
 import { JsonScanner, parseJsonSlice, type RecordLocation, type RecordRewriter } from './json-scanner.js';
 import type { Policy } from './policy.js';
 import { detectPreset, presetPolicy, type ShapeHint } from './presets.js';
@@ -545,11 +546,16 @@ class WorkerPool {
   private next = 0;
   private seq = 0;
   private waiting = new Map<number, { resolve: (r: { text: string; count: number }) => void; reject: (e: Error) => void }>();
+  /** Per worker: how much of the main roster it has been sent (a Roster#added mark). */
+  private rosterSent: number[] = [];
+  private roster: RecordRedactor['roster'] | null = null;
   constructor(readonly size: number) {}
 
   start(engine: RecordRedactor, format: 'json' | 'ndjson'): void {
-    const init = { type: 'init', policy: engine.policy, key: new Uint8Array(engine.keyBytes), source: engine.report.source, presetName: engine.report.preset, format, roster: engine.roster.entries(), readAhead: !engine.report.roster.prepass };
+    const init = { type: 'init', policy: engine.policy, key: new Uint8Array(engine.keyBytes), source: engine.report.source, presetName: engine.report.preset, format, roster: engine.roster.entries() };
+    this.roster = engine.roster;
     for (let i = 0; i < this.size; i++) {
+      this.rosterSent.push(engine.roster.added);
       const w = new Worker(new URL('./worker.js', import.meta.url));
       w.on('message', (m: { type: string; seq: number; text: string; count: number; message: string; exitCode: number; code: string }) => {
         if (m.type === 'report') return;
@@ -570,10 +576,13 @@ class WorkerPool {
 
   run(section: string | null, buf: Buffer, index: Float64Array): Promise<{ text: string; count: number }> {
     const seq = this.seq++;
-    const w = this.workers[this.next++ % this.workers.length]!;
+    const i = this.next++ % this.workers.length;
+    const w = this.workers[i]!;
     const p = new Promise<{ text: string; count: number }>((resolve, reject) => this.waiting.set(seq, { resolve, reject }));
     const ab = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-    w.postMessage({ type: 'batch', seq, section, buf: ab, index }, [ab.buffer as ArrayBuffer]);
+    const roster = this.roster!.since(this.rosterSent[i]!);
+    this.rosterSent[i] = this.roster!.added;
+    w.postMessage({ type: 'batch', seq, section, buf: ab, index, roster } satisfies WorkerBatch, [ab.buffer as ArrayBuffer]);
     return p;
   }
 

@@ -16,8 +16,6 @@ export interface WorkerInit {
   presetName: string | null;
   format: 'json' | 'ndjson';
   roster: [string, string][];
-  /** No roster pre-pass (a stream): read each batch's roster fields before redacting it. */
-  readAhead?: boolean;
 }
 export interface WorkerBatch {
   type: 'batch';
@@ -26,6 +24,12 @@ export interface WorkerBatch {
   buf: Uint8Array;
   /** [start, end, line, offset] per record. */
   index: Float64Array;
+  /**
+   * The people the main thread's roster gained since this worker's last batch. On a stream the main thread
+   * reads every chunk's roster fields before its records are batched, so with these a worker knows every
+   * name one thread would know (also those whose records went to another worker).
+   */
+  roster: [string, string][];
 }
 export type WorkerReply =
   | { type: 'batch'; seq: number; text: string; count: number }
@@ -34,14 +38,12 @@ export type WorkerReply =
 
 let engine: RecordRedactor | undefined;
 let format: 'json' | 'ndjson' = 'json';
-let readAhead = false;
 
 parentPort?.on('message', (m: WorkerInit | WorkerBatch | { type: 'finish' }) => {
   if (m.type === 'init') {
     engine = new RecordRedactor(m.policy, Buffer.from(m.key), { sourceName: m.source, presetName: m.presetName });
     for (const [v, r] of m.roster) engine.roster.add(v, r);
     format = m.format;
-    readAhead = m.readAhead === true;
     return;
   }
   if (m.type === 'finish') {
@@ -51,10 +53,8 @@ parentPort?.on('message', (m: WorkerInit | WorkerBatch | { type: 'finish' }) => 
   const e = engine!;
   const buf = Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength);
   const parts: string[] = [];
+  for (const [v, r] of m.roster) e.roster.add(v, r);
   try {
-    // A name in free text before its owner's field (same record or a later one of the batch) is then known.
-    // A record the text walk cannot read is left to the redaction below, which names the error.
-    if (readAhead) for (let k = 0; k < m.index.length; k += 4) e.collectRosterText(buf.toString('utf8', m.index[k]!, m.index[k + 1]!), m.section);
     for (let k = 0; k < m.index.length; k += 4) {
       const s = m.index[k]!;
       const end = m.index[k + 1]!;

@@ -217,6 +217,21 @@ describe('clariguard redact: output file, report, key', () => {
     expect(t.stdout).not.toMatch(/Zed Q/);
   });
 
+  it('on stdin with --threads, a name whose owner record went to another worker is replaced in free text', async () => {
+    // Batches are ~512 KB (about 3,000 of these records) and go to the workers in turn, so record i + 5000
+    // (mentioning the participant of record i) is redacted by another worker than the one that met the person.
+    const word = (i: number): string => `Q${[...i.toString(26)].map((d) => String.fromCharCode(97 + parseInt(d, 26))).join('')}orn`;
+    const rec = (i: number): string => JSON.stringify({ activityId: `a${i}`, activityType: 'MEETING', subject: i >= 5000 ? `follow up on Zed ${word(i - 5000)} deal` : 'weekly sync', participants: [{ name: `Zed ${word(i)}`, email: `z${i}@c.io` }], pad: 'x'.repeat(60) });
+    const input = `${Array.from({ length: 10000 }, (_, i) => rec(i)).join('\n')}\n`;
+    const t = await runCli(['redact', '--key', 'env:CG_KEY', '--format', 'ndjson', '--threads', '2'], { env, input });
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.stdout.split('\n').filter(Boolean)).toHaveLength(10000);
+    expect(t.stdout).not.toMatch(/Zed Q/);
+    // The same bytes as one thread.
+    const one = await runCli(['redact', '--key', 'env:CG_KEY', '--format', 'ndjson'], { env, input });
+    expect(one.stdout).toBe(t.stdout);
+  });
+
   it('an explicit preset made for another shape is refused (exit 2, no output), never a silent pass-through', async () => {
     const presets = [...new Set(Object.values(PRESET_OF))];
     for (const [file, own] of Object.entries(PRESET_OF)) {
