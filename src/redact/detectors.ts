@@ -107,24 +107,80 @@ function embedded(t: string, s: number, e: number): boolean {
 export function findPhoneNumbers(text: string, defaultCountry: string = 'US'): Span[] {
   if (countDigits(text) < 7 || NOT_PHONE_RE.test(text)) return [];
   const scanned = withPlusForIdd00(text);
-  const found = phoneLib()
-    // `leniency` is an option of the library's implementation its typings leave out.
-    .findPhoneNumbersInText(scanned, { defaultCountry: defaultCountry as CountryCode, leniency: 'POSSIBLE' } as { defaultCountry: CountryCode })
-    .filter((f) => !embedded(scanned, f.startsAt, f.endsAt) && (f.number.isValid() || phoneShaped(scanned.slice(f.startsAt, f.endsAt), f.number.countryCallingCode as string, f.number.nationalNumber as string)));
-  return found.map((f) => {
-    // The " +" that stood for "00" starts one character early: the span keeps both zeros.
-    if (scanned !== text && scanned[f.startsAt] === '+' && text[f.startsAt] === '0' && text[f.startsAt - 1] === '0') f = { ...f, startsAt: f.startsAt - 1 };
+  const out: Span[] = [];
+  for (const f of phonesIn(scanned, defaultCountry)) {
+    if (embedded(scanned, f.startsAt, f.endsAt)) continue;
     let start = f.startsAt;
+    // The " +" that stood for "00" starts one character early: the span keeps both zeros.
+    if (scanned !== text && scanned[start] === '+' && text[start] === '0' && text[start - 1] === '0') start--;
     // "(+44 20 7946 0958)": the parser may take the opening bracket of the surrounding text.
     if (text[start] === '(' && !text.slice(start, f.endsAt).includes(')')) start++;
-    return {
-      start,
-      end: f.endsAt,
-      kind: 'phone' as const,
-      value: text.slice(start, f.endsAt),
-      normalized: f.number.number as string,
-    };
-  });
+    out.push({ start, end: f.endsAt, kind: 'phone', value: text.slice(start, f.endsAt), normalized: f.e164 });
+  }
+  return out;
+}
+
+export interface PhoneFind {
+  startsAt: number;
+  endsAt: number;
+  e164: string;
+}
+
+/**
+ * What the library finds in `text` (numbers it deems valid, or phone-shaped ones), remembered by the digits'
+ * neighbourhood: a note repeats a rep's number in front of ever different words, and the matcher costs
+ * 10-25 µs a call. Its leniency (POSSIBLE) reads nothing outside a candidate but the characters right after it,
+ * and a candidate starts at a bracket, a plus or a digit and is made of digits and punctuation, so the run
+ * from the first digit back over non-alphanumeric characters to the last digit and the punctuation after it
+ * holds everything the call depends on. Text with characters outside ASCII (other scripts' digits) is passed
+ * whole.
+ */
+export function phonesIn(text: string, country: string): PhoneFind[] {
+  let first = -1;
+  let last = -1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80) {
+      first = -1;
+      break;
+    }
+    if (c >= 48 && c <= 57) {
+      if (first < 0) first = i;
+      last = i;
+    }
+  }
+  if (first < 0) return phonesInWholeText(text, country);
+  let s = first;
+  while (s > 0 && !isAlnumAscii(text.charCodeAt(s - 1))) s--;
+  let e = last + 1;
+  while (e < text.length && !isAlnumAscii(text.charCodeAt(e))) e++;
+  const window = text.slice(s, e);
+  const key = `${country}\u0000${window}`;
+  let found = PHONE_CACHE.get(key);
+  if (found === undefined) {
+    found = phonesInWholeText(window, country);
+    if (PHONE_CACHE.size >= PHONE_CACHE_LIMIT) PHONE_CACHE.clear();
+    PHONE_CACHE.set(key, found);
+  }
+  return s === 0 ? found : found.map((f) => ({ startsAt: f.startsAt + s, endsAt: f.endsAt + s, e164: f.e164 }));
+}
+
+const PHONE_CACHE = new Map<string, PhoneFind[]>();
+const PHONE_CACHE_LIMIT = 8192;
+
+function isAlnumAscii(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+}
+
+/** The library's finds over the whole of `text` (what phonesIn must equal). */
+export function phonesInWholeText(text: string, country: string): PhoneFind[] {
+  return (
+    phoneLib()
+      // `leniency` is an option of the library's implementation its typings leave out.
+      .findPhoneNumbersInText(text, { defaultCountry: country as CountryCode, leniency: 'POSSIBLE' } as { defaultCountry: CountryCode })
+      .filter((f) => f.number.isValid() || phoneShaped(text.slice(f.startsAt, f.endsAt), f.number.countryCallingCode as string, f.number.nationalNumber as string))
+      .map((f) => ({ startsAt: f.startsAt, endsAt: f.endsAt, e164: f.number.number as string }))
+  );
 }
 
 // Credentials are detected by form (AWS key ids have a fixed prefix) or by context (a Clari token's format

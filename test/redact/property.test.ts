@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createRedactor, findEmails, findPhoneNumbers, parseRecords, presetPolicy, redactStream } from '../../src/redact/index.js';
 import { createPseudonymizer } from '../../src/redact/pseudonym.js';
+import { phonesIn, phonesInWholeText } from '../../src/redact/detectors.js';
 
 const FIRST = ['Ana', 'Bruno', 'Chioma', 'Dmitri', 'Esther', 'Farid', 'Greta', 'Hiro', 'Ines', 'Jonas'];
 const LAST = ['Silva', 'Okafor', 'Ivanova', 'Tanaka', 'Moreau', 'Haddad', 'Lindqvist', 'Costa', 'Novak', 'Brennan'];
@@ -201,5 +202,25 @@ describe('redaction properties (fast-check)', () => {
     const csv: unknown[] = [];
     for await (const { record } of parseRecords(Readable.from([Buffer.from('User,Email\nA,"a@b.co"\n')]), 'csv', 'x.csv')) csv.push(record);
     expect(csv).toEqual([{ User: 'A', Email: 'a@b.co' }]);
+  });
+});
+
+describe('phone detection reads only the digits\' neighbourhood', () => {
+  const piece = fc.oneof(
+    fc.constantFrom(...PHONES, '415 555 0134', '4155550134', '+1-212-555-0187 ext. 12', '(415)555-0134', '2026-05-01 10:30', '12/31/2026', '211-227 (2003)', '+44 (0)20 7946 0958'),
+    fc.constantFrom(' ', '  ', '; ', ', ', ' (', ') ', ' +', '+', '-', ':', ':30', ' x', 'x', 'tel:', '#', '.', '/', '[', ']', '~'),
+    fc.constantFrom('call', 'Ana Silva', 'id', 'Q3', 'deal', 'ext', 'order', 'A'),
+    fc.stringMatching(/^\d{1,12}$/),
+  );
+  it('finds exactly what the library finds in the whole text, and the same again from its cache', () => {
+    fc.assert(
+      fc.property(fc.array(piece, { minLength: 1, maxLength: 12 }), fc.constantFrom('US', 'GB', 'DE'), (parts, country) => {
+        const text = parts.join('');
+        const whole = phonesInWholeText(text, country);
+        expect(phonesIn(text, country)).toEqual(whole);
+        expect(phonesIn(text, country)).toEqual(whole);
+      }),
+      { numRuns: 1000 },
+    );
   });
 });
