@@ -652,9 +652,12 @@ export class RecordRedactor {
     this.collectUnder(value, rule);
   }
 
-  private readonly flatKeys = new Map<PathNode, { needle: string; rule: Rule }[]>();
-  /** The keys of a record whose rules feed the roster, as they are spelled in JSON text. */
-  private flatRosterKeys(root: PathNode): { needle: string; rule: Rule }[] {
+  private readonly flatKeys = new Map<PathNode, { key: string; needle: string; rule: Rule }[]>();
+  /**
+   * @internal The keys of a record whose rules feed the roster (with rosterFlat, every member key whose node
+   * has a roster rule is one of these), and how they are spelled in JSON text.
+   */
+  flatRosterKeys(root: PathNode): { key: string; needle: string; rule: Rule }[] {
     let keys = this.flatKeys.get(root);
     if (!keys) {
       const names = new Set<string>();
@@ -666,7 +669,7 @@ export class RecordRedactor {
       keys = [];
       for (const k of names) {
         const c = this.child(root, k);
-        if (c.rule?.roster) keys.push({ needle: JSON.stringify(k), rule: c.rule });
+        if (c.rule?.roster) keys.push({ key: k, needle: JSON.stringify(k), rule: c.rule });
       }
       this.flatKeys.set(root, keys);
     }

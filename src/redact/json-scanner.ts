@@ -33,6 +33,18 @@ export interface RecordRewriter {
   at(section: string | null, b: Buffer, start: number, end: number, line: number, offset: number): number;
   /** Newlines inside the last record taken. */
   readonly lines: number;
+  /** Called when the buffer records are read from was replaced: a buffer seen before may hold other bytes now. */
+  fresh?(): void;
+  /**
+   * Optional: takes the records from b[start] on at once, as at() one by one while each is followed by ','
+   * and the next '{'. Returns how many it took, or -1 to be called with at() instead; then `runEnd` is where
+   * it stopped, `runLines` the newlines before that, and `runAtRecord` whether a record it did not take starts
+   * there (else the last record taken ends there).
+   */
+  run?(section: string | null, b: Buffer, start: number, end: number): number;
+  readonly runEnd?: number;
+  readonly runLines?: number;
+  readonly runAtRecord?: boolean;
 }
 
 export interface RecordLocation {
@@ -129,6 +141,7 @@ export class JsonScanner {
       this.base += keepFrom;
       this.buf = this.join(this.buf.subarray(keepFrom), chunk);
     }
+    this.rewriter?.fresh?.();
     this.pos = Math.max(0, this.pos - keepFrom);
     if (this.vStart >= 0) {
       this.vCursor -= keepFrom;
@@ -366,6 +379,27 @@ export class JsonScanner {
     const n = b.length;
     const inSection = this.state === S.SectionValueOrEnd;
     const section = inSection ? this.section : null;
+    const taken = rw.run ? rw.run(section, b, this.vStart, n) : -1;
+    if (taken >= 0) {
+      this.line += rw.runLines!;
+      const at = rw.runEnd!;
+      if (!rw.runAtRecord) {
+        this.vStart = -1;
+        this.pos = at;
+        this.state = inSection ? S.SectionCommaOrEnd : S.TopArrayCommaOrEnd;
+        return true;
+      }
+      if (taken === 0) return false;
+      // The record at `at` is read as usual (as if the ',' before it had been read and the record begun).
+      this.vStart = at;
+      this.vCursor = at;
+      this.vLine = this.line;
+      this.vDepth = 0;
+      this.vInStr = false;
+      this.vLines = 0;
+      this.afterComma = false;
+      return false;
+    }
     for (;;) {
       const start = this.vStart;
       const e = rw.at(section, b, start, n, this.line, this.base + start);

@@ -40,7 +40,7 @@ export interface RangeScanner {
 }
 
 /** The scanner that fills the roster from the fields of roster rules; nothing is written. */
-export function rosterScanner(engine: RecordRedactor, format: RedactFormat, start: RangeStart | null = null, options: { walker?: boolean } = {}): RangeScanner {
+export function rosterScanner(engine: RecordRedactor, format: RedactFormat, start: RangeStart | null = null, options: { walker?: boolean; wasm?: boolean } = {}): RangeScanner {
   const file = engine.report.source;
   if (format === 'csv') {
     const cols = new Map(engine.rosterRules().map((r) => [r.path, r]));
@@ -79,9 +79,12 @@ export function rosterScanner(engine: RecordRedactor, format: RedactFormat, star
   };
   if (format === 'ndjson') {
     // Each line is a whole record: the roster walker first, when it reads the line to its end.
-    const walker = options.walker === false ? null : new RosterWalker(engine);
+    const walker = options.walker === false ? null : new RosterWalker(engine, { wasm: options.wasm });
     const line = (slice: Buffer, where: { line: number; offset: number }): void => {
-      if (walker && walker.at(null, slice, 0, slice.length) === slice.length) return;
+      if (walker) {
+        walker.fresh();
+        if (walker.at(null, slice, 0, slice.length) === slice.length) return;
+      }
       raw(null, slice, where);
     };
     const s = new NdjsonSplitter(file, (v) => collect(null, v), line, start?.base ?? 0);
@@ -92,7 +95,7 @@ export function rosterScanner(engine: RecordRedactor, format: RedactFormat, star
     { open() {}, sectionStart() {}, sectionEnd() {}, record: (section, v) => collect(section, v), rawRecord: raw, value: (section, v) => collect(section, v, true), close() {} },
     resumeOf(start),
     // Flat records by a member walk on their bytes (roster-walker.ts); what it leaves goes to the text walk.
-    options.walker === false ? undefined : new RosterWalker(engine),
+    options.walker === false ? undefined : new RosterWalker(engine, { wasm: options.wasm }),
   );
   return jsonScanner(s);
 }

@@ -2,6 +2,8 @@ import { hashBytes, ValueTable } from './byte-table.js';
 import { ByteWalker, learnKey, type NodeBytes } from './byte-rewriter.js';
 import type { PathNode, RecordRedactor } from './engine.js';
 import type { RecordRewriter } from './json-scanner.js';
+import type { Rule } from './policy.js';
+import { RosterScan, RUN_LEFT, RUN_PAUSED } from './wasm/roster-scan.js';
 
 // The roster pre-pass for flat records, walking each record's members the way the byte rewriter does: a member
 // key is recognised by comparing it (four bytes at a time) with the key the previous record had at the same
@@ -9,6 +11,11 @@ import type { RecordRewriter } from './json-scanner.js';
 // skipped. Anything it does not read on its own terms (an escaped key, an object or array under a roster key,
 // a record cut by the end of the bytes read so far, bytes that are not JSON) it leaves to the structural
 // scanner and the engine's member walk, which give the same roster.
+//
+// The walk itself runs in WebAssembly (wasm/roster-scan.wat, the same reading step for step), which also
+// remembers the values already dealt with, so only new ones come back here; the JavaScript walk below is the
+// reference the tests hold it to, and reads what the module does not take (a buffer over 16 MB, more than 32
+// roster keys). CLARIGUARD_REDACT_WASM=0 turns the module off.
 
 const CUT = -1;
 const LEAVE = -2;
@@ -19,21 +26,92 @@ export class RosterWalker extends ByteWalker implements RecordRewriter {
   private rootEpoch = -1;
   /** Whether every roster rule is a key of the record itself (else records are walked in full elsewhere). */
   private flat = false;
-  constructor(private readonly engine: RecordRedactor) {
+  private scan: RosterScan | null;
+  /** The roster keys' rules, by the module's key index; null when the module does not take this section. */
+  private keyRules: Rule[] | null = null;
+
+  constructor(
+    private readonly engine: RecordRedactor,
+    options: { wasm?: boolean } = {},
+  ) {
     super();
+    this.scan = (options.wasm ?? process.env.CLARIGUARD_REDACT_WASM !== '0') ? new RosterScan() : null;
   }
 
-  at(section: string | null, b: Buffer, start: number, end: number): number {
+  /** The buffer given before may be refilled with other bytes from now on. */
+  fresh(): void {
+    this.scan?.stale();
+  }
+
+  /** The section's root node, whether its roster fields are record keys, and the module's keys for it. */
+  private enter(section: string | null): PathNode {
     const engine = this.engine;
     if (section !== this.rootSection || this.rootEpoch !== engine.cacheEpoch || this.root === null) {
       this.root = engine.rootFor(section, false);
       this.rootSection = section;
       this.rootEpoch = engine.cacheEpoch;
       this.flat = engine.rosterFlat(section);
+      this.keyRules = null;
+      if (this.flat && this.scan) {
+        const keys = engine.flatRosterKeys(this.root);
+        if (this.scan.setKeys(keys.map((k) => Buffer.from(k.key, 'utf8')))) this.keyRules = keys.map((k) => k.rule);
+      }
     }
+    return this.root;
+  }
+
+  // After run(): where it stopped, the newlines before that, and whether a record the scanner must read as
+  // usual starts there (else the last record taken ends there).
+  runEnd = 0;
+  runLines = 0;
+  runAtRecord = false;
+
+  /**
+   * Takes records from b[start] on, one after another while each is followed by ',' and the next '{', as the
+   * scanner's rewriteRun would take them one by one with at(), but without a trip back to JavaScript between
+   * two records. Returns the number taken (runEnd/runLines/runAtRecord tell where it stopped), or -1 when the
+   * module does not read this section (then at() does).
+   */
+  run(section: string | null, b: Buffer, start: number, end: number): number {
+    this.enter(section);
+    const scan = this.scan;
+    const rules = this.keyRules;
+    if (!this.flat || rules === null || b[start] !== 0x7b || !scan!.load(b)) return -1;
+    let taken = 0;
+    let lines = 0;
+    let p = start;
+    for (;;) {
+      const status = scan!.run(p, end);
+      const failed = this.collectReports(scan!, rules, b);
+      if (failed >= 0) {
+        // As at() would: that record's values before the one that is not JSON are collected; the scanner reads it.
+        this.runEnd = scan!.reportRecordStart(failed);
+        this.runLines = lines + scan!.reportRecordLines(failed);
+        this.runAtRecord = true;
+        return taken + scan!.reportRecord(failed);
+      }
+      taken += scan!.taken;
+      lines += scan!.runLines;
+      if (status === RUN_PAUSED) {
+        p = scan!.runEnd;
+        continue;
+      }
+      this.runEnd = scan!.runEnd;
+      this.runLines = lines;
+      this.runAtRecord = status === RUN_LEFT;
+      return taken;
+    }
+  }
+
+  at(section: string | null, b: Buffer, start: number, end: number): number {
+    const root = this.enter(section);
     if (!this.flat || b[start] !== 0x7b) return LEAVE;
+    if (this.keyRules && this.scan!.load(b)) {
+      const r = this.scan!.walk(start, end);
+      this.lines = this.scan!.lines;
+      return this.collectReports(this.scan!, this.keyRules, b) >= 0 || r < 0 ? CUT : r;
+    }
     this.see(b);
-    const root = this.root;
     const nb = (root.bytes ??= { table: new ValueTable(), order: [], misses: 0 });
     this.lines = 0;
     let p = this.ws(b, start + 1, end);
@@ -67,7 +145,7 @@ export class RosterWalker extends ByteWalker implements RecordRewriter {
                   return CUT;
                 }
               }
-              engine.collectRosterValue(rule, v);
+              this.engine.collectRosterValue(rule, v);
               seen.insert(b, p + 1, q, h);
             }
           }
@@ -96,6 +174,32 @@ export class RosterWalker extends ByteWalker implements RecordRewriter {
     }
   }
 
+  /**
+   * The module's reports collected in order, as the JavaScript walk collects values on its way. Returns the
+   * index of a report whose value is not a JSON string (its record is left to the scanner), else -1.
+   */
+  private collectReports(scan: RosterScan, rules: Rule[], b: Buffer): number {
+    const n = scan.reported;
+    for (let i = 0; i < n; i++) {
+      const k = scan.reportKey(i);
+      const s = scan.reportStart(i);
+      const e = scan.reportEnd(i);
+      // An email (a raw '@') never enters the roster; a value is decoded once, then remembered by the module.
+      if (rawAt(b, s, e) < 0) {
+        let v = b.toString('utf8', s, e);
+        if (v.indexOf('\\') >= 0) {
+          try {
+            v = JSON.parse(`"${v}"`) as string;
+          } catch {
+            return i;
+          }
+        }
+        this.engine.collectRosterValue(rules[k]!, v);
+      }
+      scan.remember(k, s, e);
+    }
+    return -1;
+  }
 
   /** The node of the key at b[p] ('"'): compared with the key at this position in the last record first. */
   private memberKey(b: Buffer, p: number, end: number, n: PathNode, nb: NodeBytes, idx: number): PathNode | null {

@@ -1,0 +1,180 @@
+import { WASM_BASE64 } from './roster-scan.wasm.js';
+
+// The roster pre-pass's member walk in WebAssembly (see roster-scan.wat): the bytes of a chunk are copied into
+// the module's memory once, then each flat record is walked there; only the roster values it has not seen
+// before come back to JavaScript.
+
+// Node runs WebAssembly, but TypeScript declares it only in the DOM library: the little used here.
+declare namespace WebAssembly {
+  class Module {
+    constructor(bytes: Uint8Array);
+  }
+  class Instance {
+    constructor(module: Module, imports: object);
+    readonly exports: object;
+  }
+  class Memory {
+    readonly buffer: ArrayBuffer;
+    grow(pages: number): number;
+  }
+  class Global {
+    value: unknown;
+  }
+}
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  lines: WebAssembly.Global;
+  nout: WebAssembly.Global;
+  taken: WebAssembly.Global;
+  runEnd: WebAssembly.Global;
+  runLines: WebAssembly.Global;
+  DATA: WebAssembly.Global;
+  walk(start: number, end: number): number;
+  run(start: number, end: number): number;
+  remember(key: number, s: number, e: number): void;
+  forget(): void;
+}
+
+export const RUN_STOPPED = 0;
+export const RUN_LEFT = 1;
+export const RUN_PAUSED = 2;
+
+const MAX_KEYS = 32;
+const KEY_BYTES = 2560;
+/** Bytes copied in at most (a bigger buffer, a record of many MB, is left to the JavaScript walk). */
+const MAX_DATA = 16 << 20;
+const PAGE = 65536;
+
+let compiled: WebAssembly.Module | null = null;
+
+export class RosterScan {
+  private readonly x: Exports;
+  private u8: Uint8Array;
+  private dv: DataView;
+  private readonly data: number;
+  /** The buffer whose bytes are in memory now (and its length then). */
+  private loaded: Uint8Array | null = null;
+  private loadedLength = -1;
+
+  constructor() {
+    compiled ??= new WebAssembly.Module(Buffer.from(WASM_BASE64, 'base64'));
+    this.x = new WebAssembly.Instance(compiled, {}).exports as unknown as Exports;
+    this.data = this.x.DATA.value as number;
+    this.u8 = new Uint8Array(this.x.memory.buffer);
+    this.dv = new DataView(this.x.memory.buffer);
+    // STRING_BYTE and LITERAL_BYTE, as roster-walker.ts defines them.
+    this.u8.fill(1, 0x20, 0x100);
+    this.u8[0x22] = 0;
+    this.u8[0x5c] = 0;
+    for (const c of '0123456789.-+Eabcdefghijklmnopqrstuvwxyz') this.u8[256 + c.charCodeAt(0)] = 1;
+    // WS_BYTE: whitespace, and 2 for a newline (the walk counts lines by it).
+    this.u8[512 + 0x20] = this.u8[512 + 0x0d] = this.u8[512 + 0x09] = 1;
+    this.u8[512 + 0x0a] = 2;
+  }
+
+  /** The record keys whose values are reported (in this order: a report's key index); forgets what was seen. */
+  setKeys(keys: Uint8Array[]): boolean {
+    if (keys.length > MAX_KEYS || keys.reduce((n, k) => n + k.length, 0) > KEY_BYTES) return false;
+    let at = 1536;
+    keys.forEach((k, i) => {
+      this.u8.set(k, at);
+      this.dv.setUint32(776 + 8 * i, at, true);
+      this.dv.setUint32(780 + 8 * i, k.length, true);
+      at += k.length;
+    });
+    this.dv.setUint32(768, keys.length, true);
+    this.x.forget();
+    return true;
+  }
+
+  /**
+   * Makes `b`'s bytes the ones walked (copied in unless they already are: the same buffer, not refilled since,
+   * see `stale`); false when `b` is too big for this walk.
+   */
+  load(b: Uint8Array): boolean {
+    if (b === this.loaded && b.length === this.loadedLength) return true;
+    if (b.length > MAX_DATA) return false;
+    const need = this.data + b.length + 8;
+    if (need > this.u8.length) {
+      this.x.memory.grow(Math.ceil((need - this.u8.length) / PAGE));
+      this.u8 = new Uint8Array(this.x.memory.buffer);
+      this.dv = new DataView(this.x.memory.buffer);
+    }
+    this.u8.set(b, this.data);
+    this.loaded = b;
+    this.loadedLength = b.length;
+    return true;
+  }
+
+  /** The buffer last loaded may have been refilled: copy it again on the next load(). */
+  stale(): void {
+    this.loaded = null;
+  }
+
+  /** Walks the record at b[start] (b loaded); the index after it, or -1 (see walk in roster-scan.wat). */
+  walk(start: number, end: number): number {
+    const r = this.x.walk(this.data + start, this.data + end);
+    return r < 0 ? -1 : r - this.data;
+  }
+
+  /**
+   * Walks records from b[start] on while each is followed by ',' and the next '{': RUN_STOPPED (after the last
+   * one taken, at runEnd), RUN_LEFT (the record at runEnd is not read here; its reports so far stand) or
+   * RUN_PAUSED (the report area is full: deal with the reports, then run again from runEnd).
+   */
+  run(start: number, end: number): number {
+    return this.x.run(this.data + start, this.data + end);
+  }
+
+  /** Records the last run took. */
+  get taken(): number {
+    return this.x.taken.value as number;
+  }
+
+  /** Where the last run stopped (see run()). */
+  get runEnd(): number {
+    return (this.x.runEnd.value as number) - this.data;
+  }
+
+  /** Newlines before runEnd in the last run (not those after its last record when it stopped there). */
+  get runLines(): number {
+    return this.x.runLines.value as number;
+  }
+
+  /** Newlines inside the record last walked. */
+  get lines(): number {
+    return this.x.lines.value as number;
+  }
+
+  /** Values reported by the last walk. */
+  get reported(): number {
+    return this.x.nout.value as number;
+  }
+
+  /** Report i of the last walk or run: its key index, and the value's content [start, end) in the buffer. */
+  reportKey(i: number): number {
+    return this.dv.getInt32(4096 + 24 * i, true);
+  }
+  reportStart(i: number): number {
+    return this.dv.getInt32(4100 + 24 * i, true) - this.data;
+  }
+  reportEnd(i: number): number {
+    return this.dv.getInt32(4104 + 24 * i, true) - this.data;
+  }
+  /** For a run: which of its records the value is in, where that record starts, the newlines before it. */
+  reportRecord(i: number): number {
+    return this.dv.getInt32(4108 + 24 * i, true);
+  }
+  reportRecordStart(i: number): number {
+    return this.dv.getInt32(4112 + 24 * i, true) - this.data;
+  }
+  reportRecordLines(i: number): number {
+    return this.dv.getInt32(4116 + 24 * i, true);
+  }
+
+  /** The value [start, end) of key `key` (in the loaded buffer) is dealt with: it is reported no more. */
+  remember(key: number, start: number, end: number): void {
+    this.x.remember(key, this.data + start, this.data + end);
+  }
+}
