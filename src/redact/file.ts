@@ -15,7 +15,7 @@ import type { Policy } from './policy.js';
 import { detectPreset, presetPolicy, type ShapeHint } from './presets.js';
 import { keyIdOf } from './pseudonym.js';
 import { buildRedactor, type Redactor } from './redactor.js';
-import { redactInRanges } from './parallel.js';
+import { prewarmRangeWorkers, redactInRanges, releaseRangeWorkers } from './parallel.js';
 import { quietOnBadInput, rosterScanner } from './ranges.js';
 
 // Redacting a file or a stream: what the CLI runs. Kept apart from the package index so that a run with a
@@ -291,6 +291,27 @@ async function redactFileInRanges(
   return redactInRanges({ file, size, head, format: chosen.format, policy: chosen.policy, presetName: chosen.presetName, key: o.key, source: o.sourceName, output, threads: o.threads, tmpDir: o.tmpDir, onInput: o.onInput });
 }
 
+/**
+ * Starts the threads a redactFile() with these options will most likely cut its input for, so they load while
+ * the caller does its own start-up (reading the key from its store). Optional: redactFile starts what it
+ * needs itself, and ends any thread started here that it did not use.
+ */
+export function prewarmRedaction(o: Pick<RedactFileOptions, 'in' | 'singlePass' | 'threads'>): void {
+  if (!o.in || o.in === '-' || o.singlePass) return;
+  const threads = o.threads ?? defaultThreads();
+  if (threads < 2) return;
+  let size: number;
+  try {
+    const st = statSync(o.in);
+    if (!st.isFile()) return;
+    size = st.size;
+  } catch {
+    return;
+  }
+  if (size < PARALLEL_MIN_BYTES && o.threads === undefined && !process.env.CLARIGUARD_REDACT_THREADS) return;
+  prewarmRangeWorkers(threads - 1);
+}
+
 function readHead(file: string, n: number): Buffer {
   const fd = openSync(file, 'r');
   try {
@@ -383,5 +404,7 @@ export async function redactFile(o: RedactFileOptions): Promise<RedactionReport>
     if (writer) await writer.abort();
     input.destroy();
     throw e;
+  } finally {
+    releaseRangeWorkers();
   }
 }

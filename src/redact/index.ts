@@ -16,7 +16,7 @@ export { verifyRedaction, type VerifyFinding, type VerifyResult } from './verify
 export { createPseudonymizer, pseudonymDigest, keyIdOf, normalizeForPseudonym } from './pseudonym.js';
 export type { Redactor } from './redactor.js';
 
-export { DEFAULT_KEY_REF, loadPseudonymKey, pseudonymKeyFromSecret, redactStream, rosterPrepass, redactFile, type RedactStreamOptions, type RedactFileOptions } from './file.js';
+export { DEFAULT_KEY_REF, loadPseudonymKey, pseudonymKeyFromSecret, redactStream, rosterPrepass, redactFile, prewarmRedaction, type RedactStreamOptions, type RedactFileOptions } from './file.js';
 
 /**
  * A redactor for a known policy: a byte transform per format, one-record redaction, and the report. The key

@@ -1,8 +1,10 @@
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { describeFailure, RangeTask, type EngineInit, type RangeJob } from './parallel.js';
 
-// A thread that reads ranges of a file for redactInRanges: one task at a time, output to a part file.
-const { init, file } = workerData as { init: EngineInit; file: string };
+// A thread that reads ranges of a file for redactInRanges: one task at a time, output to a part file. What it
+// redacts with comes in the first message (the thread may be started before the key is read).
+let init: EngineInit;
+let file: string;
 let task: RangeTask | undefined;
 
 // Progress goes to the main thread every 8 MiB read, not every chunk.
@@ -19,13 +21,17 @@ function flushProgress(): void {
   unreported = 0;
 }
 
-type Message = { type: 'start'; job: RangeJob } | { type: 'extend'; to: number; last: boolean; nextSection: string | null } | { type: 'finish' };
+type Message = { type: 'init'; init: EngineInit; file: string } | { type: 'start'; job: RangeJob } | { type: 'extend'; to: number; last: boolean; nextSection: string | null } | { type: 'finish' };
 
 parentPort!.on('message', (m: Message) => {
   void handle(m);
 });
 
 async function handle(m: Message): Promise<void> {
+  if (m.type === 'init') {
+    ({ init, file } = m);
+    return;
+  }
   try {
     if (m.type === 'start') {
       task?.close();

@@ -223,6 +223,46 @@ describe('clariguard redact on a file, with worker threads', () => {
       cleanup();
     }
   });
+
+  it('threads started before the key is read do not keep a failed run alive (a key that is not there)', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const env = isolatedEnv(dir, {});
+      writeFileSync(join(dir, 'flat.json'), flatDoc([{ owner: 0, mention: '', amount: 1, nested: false }], true));
+      const started = Date.now();
+      const r = await runCli(['redact', '--in', join(dir, 'flat.json'), '--out', join(dir, 'out.json'), '--key', 'env:CG_MISSING_KEY'], { env: { ...env, CLARIGUARD_REDACT_THREADS: '2' } });
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/env: references are read-only/);
+      expect(Date.now() - started).toBeLessThan(20_000);
+      expect(readdirSync(dir).filter((f) => f !== 'clariguard')).toEqual(['flat.json']);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('prewarmRedaction', () => {
+  it('starts the threads a file run will use; the run gives the same bytes, and threads nobody took are ended', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const { prewarmRedaction } = await import('../../src/redact/index.js');
+      const rows = Array.from({ length: 800 }, (_, k) => ({ owner: k % NAMES.length, mention: k % 5 === 0 ? `ask ${NAMES[(k + 2) % NAMES.length]}` : '', amount: k, nested: false }));
+      const file = join(dir, 'flat.json');
+      writeFileSync(file, flatDoc(rows, true));
+      const run = async (prewarm: boolean, threads: number): Promise<string> => {
+        if (prewarm) prewarmRedaction({ in: file, threads });
+        await redactFile({ in: file, out: join(dir, `out-${prewarm}-${threads}.json`), preset: 'flat-entries', key: KEY, threads });
+        return readFileSync(join(dir, `out-${prewarm}-${threads}.json`), 'utf8');
+      };
+      const want = await run(false, 0);
+      expect(await run(true, 2)).toBe(want);
+      // Started, then not used (one thread asked for after all): ended by the run.
+      prewarmRedaction({ in: file, threads: 3 });
+      expect(await run(false, 0)).toBe(want);
+    } finally {
+      cleanup();
+    }
+  });
 });
 
 

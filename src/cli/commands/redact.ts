@@ -6,7 +6,7 @@ import { UsageError } from '../../errors.js';
 // Narrow imports: a redaction with a preset loads neither zod (policy files), the warehouse sinks nor the
 // verifier; each loads when its option is used.
 import type { RedactionReport } from '../../redact/engine.js';
-import { checkWritableTarget, DEFAULT_KEY_REF, loadPseudonymKey, redactFile } from '../../redact/file.js';
+import { checkWritableTarget, DEFAULT_KEY_REF, loadPseudonymKey, prewarmRedaction, redactFile } from '../../redact/file.js';
 import { listPresets } from '../../redact/presets.js';
 import { requireFormat } from '../../redact/formats.js';
 import { isWarehouseTarget } from '../../warehouse/db.js';
@@ -64,6 +64,9 @@ export function registerRedactCommands({ program, setExitCode }: CliContext): vo
       if (opts.threads !== undefined && !/^\d{1,2}$/.test(opts.threads)) throw new UsageError('--threads must be a number from 0 to 99');
       // Before any work: a report that cannot be written must not fail the run after the output was committed.
       if (opts.report) checkWritableTarget(opts.report, 'report');
+      const threads = opts.threads === undefined ? undefined : Number(opts.threads);
+      // A big file is cut into ranges for threads: they start loading now, while the key is read.
+      if (!(opts.out && isWarehouseTarget(opts.out))) prewarmRedaction({ in: opts.in, singlePass: opts.singlePass, threads });
       const { key } = await loadPseudonymKey(opts.key);
       if (opts.out && isWarehouseTarget(opts.out)) {
         const { redactIntoWarehouse } = await import('../../warehouse/index.js');
@@ -76,7 +79,7 @@ export function registerRedactCommands({ program, setExitCode }: CliContext): vo
       const onProgress = progressEnabled() && opts.in && opts.in !== '-' ? progressLine(opts.in) : undefined;
       let report: RedactionReport;
       try {
-        report = await redactFile({ in: opts.in, out: opts.out, format, preset: opts.preset, policyFile: opts.policy, key, singlePass: opts.singlePass, threads: opts.threads === undefined ? undefined : Number(opts.threads), onProgress });
+        report = await redactFile({ in: opts.in, out: opts.out, format, preset: opts.preset, policyFile: opts.policy, key, singlePass: opts.singlePass, threads, onProgress });
       } finally {
         if (onProgress) process.stderr.write('\r\x1b[2K');
       }
