@@ -41,7 +41,7 @@ export interface RedactionReport {
   roster: { size: number; prepass: boolean };
 }
 
-interface RuleState {
+export interface RuleState {
   n: number;
   cache: Map<string | number | boolean, unknown>;
 }
@@ -992,7 +992,14 @@ export class RecordRedactor {
   }
   private extraRules: Record<string, number> = {};
 
+  private readonly countSources: (() => void)[] = [];
+  /** @internal A byte path that counts on its own (record-rewrite.ts) adds its counts to the report here. */
+  addCountSource(fold: () => void): void {
+    this.countSources.push(fold);
+  }
+
   finishReport(): RedactionReport {
+    for (const fold of this.countSources) fold();
     for (const [k, n] of Object.entries(this.extraRules)) this.report.rules[k] = n;
     this.report.roster.size = this.roster.size;
     for (const [rule, st] of this.ruleState) if (st.n) this.report.rules[`${rule.path}:${rule.action}`] = st.n + (this.extraRules[`${rule.path}:${rule.action}`] ?? 0);

@@ -41,7 +41,7 @@ export interface RecordRewriter {
    * it stopped, `runLines` the newlines before that, and `runAtRecord` whether a record it did not take starts
    * there (else the last record taken ends there).
    */
-  run?(section: string | null, b: Buffer, start: number, end: number): number;
+  run?(section: string | null, b: Buffer, start: number, end: number, line: number, offset: number): number;
   readonly runEnd?: number;
   readonly runLines?: number;
   readonly runAtRecord?: boolean;
@@ -379,7 +379,7 @@ export class JsonScanner {
     const n = b.length;
     const inSection = this.state === S.SectionValueOrEnd;
     const section = inSection ? this.section : null;
-    const taken = rw.run ? rw.run(section, b, this.vStart, n) : -1;
+    const taken = rw.run ? rw.run(section, b, this.vStart, n, this.line, this.base + this.vStart) : -1;
     if (taken >= 0) {
       this.line += rw.runLines!;
       const at = rw.runEnd!;

@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ByteOut } from '../../src/redact/byte-out.js';
 import { ByteResult } from '../../src/redact/byte-rewriter.js';
 import { DROP, RecordRedactor } from '../../src/redact/engine.js';
-import { parsePolicy, type Policy } from '../../src/redact/index.js';
+import { parsePolicy, redactStream, type Policy } from '../../src/redact/index.js';
+import { Readable, Writable } from 'node:stream';
 import { canary, expectNoLeak } from '../helpers/canary.js';
 import { everyActionPolicy, streamRun as runStream } from '../helpers/redact-stream.js';
 
@@ -62,6 +63,23 @@ const recordArb = fc.record({
   members: fc.array(memberArb, { maxLength: 9 }),
   trailing: wsArb,
   broken: fc.option(fc.constantFrom(...BROKEN), { freq: 12 }),
+});
+
+// Records the WebAssembly runs take (record-rewrite.wat): mostly valid flat members, now and then one that
+// sends the record back (an escaped key, a nested value, bytes that are not JSON).
+const takeableRecordArb = fc.record({
+  members: fc.array(
+    fc.record({
+      key: fc.constantFrom(...KEYS),
+      escapedKey: fc.constantFrom(false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, true),
+      value: fc.oneof({ weight: 10, arbitrary: fc.constantFrom(...STRINGS) }, { weight: 6, arbitrary: fc.constantFrom(...LITERALS) }, { weight: 1, arbitrary: fc.constantFrom(...NESTED) }),
+      ws: fc.array(wsArb, { minLength: 3, maxLength: 3 }),
+    }),
+    { maxLength: 9 },
+  ),
+  trailing: wsArb,
+  // fc.option's freq is one in how many is null: here, one record in 30 is broken.
+  broken: fc.oneof({ weight: 29, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.constantFrom(...BROKEN) }),
 });
 
 type Outcome = { text: string | null } | { error: string };
@@ -200,10 +218,65 @@ describe('byte path inside the structural scan', () => {
           const got = await streamRun(doc, chunks, policy, false);
           const want = await streamRun(doc, chunks, policy, true);
           expect(got).toEqual(want);
+          // The same with runs of records in WebAssembly off (the byte path in JavaScript only).
+          process.env.CLARIGUARD_REDACT_WASM = '0';
+          try {
+            expect(await streamRun(doc, chunks, policy, false)).toEqual(want);
+          } finally {
+            delete process.env.CLARIGUARD_REDACT_WASM;
+          }
         },
       ),
-      { numRuns: 120 },
+      { numRuns: 150 },
     );
+  });
+
+  it('takes runs of records in WebAssembly with the bytes, counts and errors of the byte path in JavaScript (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(takeableRecordArb, { minLength: 1, maxLength: 40 }),
+        fc.array(fc.integer({ min: 1, max: 600 }), { maxLength: 20 }),
+        fc.constantFrom<'keep' | 'drop'>('keep', 'drop'),
+        fc.constantFrom(',\n', ',\n  ', ' , ', ','),
+        async (recs, chunks, unknown, sep) => {
+          const doc = `[${recs.map((r) => recordText(r.members, r.trailing, r.broken)).join(sep)}]\n`;
+          const policy = policyOf(unknown);
+          const got = await streamRun(doc, chunks, policy, false);
+          process.env.CLARIGUARD_REDACT_WASM = '0';
+          try {
+            expect(got).toEqual(await streamRun(doc, chunks, policy, false));
+          } finally {
+            delete process.env.CLARIGUARD_REDACT_WASM;
+          }
+          expect(got).toEqual(await streamRun(doc, chunks, policy, true));
+        },
+      ),
+      { numRuns: 250 },
+    );
+  });
+
+  it('names bytes that are not UTF-8 inside a record taken in WebAssembly as the JavaScript path does', async () => {
+    const good = '{"name": "Ana Silva", "note": "José met Ana Silva", "amt": 1200}';
+    const run = async (wasm: boolean, bad: boolean) => {
+      if (!wasm) process.env.CLARIGUARD_REDACT_WASM = '0';
+      try {
+        const doc = Buffer.concat([Buffer.from(`[${good},\n${good},\n{"name": "Bruno Okafor", "note": "caf`), Buffer.from(bad ? [0xc3, 0x28] : [0xc3, 0xa9]), Buffer.from(`"},\n${good}]\n`)]);
+        const parts: Buffer[] = [];
+        const out = new Writable({ write: (c: Buffer, _e, cb) => (parts.push(c), cb()) });
+        const report = await redactStream(Readable.from([doc]), out, { key: KEY, policy: policyOf('keep'), format: 'json', sourceName: 'doc.json' });
+        return { text: Buffer.concat(parts).toString(), rows: report.rows, detectors: report.detectors, rules: report.rules };
+      } catch (e) {
+        return { error: (e as Error).message };
+      } finally {
+        delete process.env.CLARIGUARD_REDACT_WASM;
+      }
+    };
+    const ok = await run(true, false);
+    expect(ok).toEqual(await run(false, false));
+    expect(ok).toMatchObject({ rows: 4 });
+    const bad = await run(true, true);
+    expect(bad).toEqual(await run(false, true));
+    expect(bad).toMatchObject({ error: expect.stringMatching(/doc\.json \(line 3, byte offset \d+\)/) });
   });
 
   it('streams NDJSON to the same bytes, counts and errors whatever the chunking, byte path or not (property)', async () => {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compileWat, watSources } from '../../scripts/build-wasm.mjs';
+import { compileWat, generatedModule, watSources } from '../../scripts/build-wasm.mjs';
 import { RecordRedactor } from '../../src/redact/engine.js';
 import { parsePolicy, presetPolicy } from '../../src/redact/index.js';
 import { rosterScanner } from '../../src/redact/ranges.js';
@@ -13,11 +13,13 @@ const KEY = Buffer.alloc(32, 3);
 const NAMES = ['Ana Silva', 'Bruno Okafor', 'Élodie Moreau', 'José Núñez', 'Zed'];
 
 describe('the WebAssembly roster walk', () => {
-  it('is built from its committed source (npm run build:wasm after editing roster-scan.wat)', async () => {
+  it('is built from its committed source (npm run build:wasm after editing a .wat), as every module is', async () => {
     const wat = watSources().find((p) => p.endsWith(join('redact', 'wasm', 'roster-scan.wat')))!;
     expect(wat).toBeDefined();
     expect((await compileWat(wat)).toString('base64')).toBe(WASM_BASE64);
     expect(readFileSync(wat, 'utf8')).toMatch(/\(func \(export "walk"\)/);
+    expect(watSources().length).toBeGreaterThanOrEqual(2);
+    for (const src of watSources()) expect(readFileSync(src.replace(/\.wat$/, '.wasm.ts'), 'utf8')).toBe(await generatedModule(src));
   });
 
   // Members of every kind the walk must read exactly as the JavaScript walk does, including the ones it hands

@@ -1,35 +1,18 @@
+import { instantiate, WASM_PAGE, type WasmGlobal, type WasmMemory } from './instance.js';
 import { WASM_BASE64 } from './roster-scan.wasm.js';
 
 // The roster pre-pass's member walk in WebAssembly (see roster-scan.wat): the bytes of a chunk are copied into
 // the module's memory once, then each flat record is walked there; only the roster values it has not seen
 // before come back to JavaScript.
 
-// Node runs WebAssembly, but TypeScript declares it only in the DOM library: the little used here.
-declare namespace WebAssembly {
-  class Module {
-    constructor(bytes: Uint8Array);
-  }
-  class Instance {
-    constructor(module: Module, imports: object);
-    readonly exports: object;
-  }
-  class Memory {
-    readonly buffer: ArrayBuffer;
-    grow(pages: number): number;
-  }
-  class Global {
-    value: unknown;
-  }
-}
-
 interface Exports {
-  memory: WebAssembly.Memory;
-  lines: WebAssembly.Global;
-  nout: WebAssembly.Global;
-  taken: WebAssembly.Global;
-  runEnd: WebAssembly.Global;
-  runLines: WebAssembly.Global;
-  DATA: WebAssembly.Global;
+  memory: WasmMemory;
+  lines: WasmGlobal;
+  nout: WasmGlobal;
+  taken: WasmGlobal;
+  runEnd: WasmGlobal;
+  runLines: WasmGlobal;
+  DATA: WasmGlobal;
   walk(start: number, end: number): number;
   run(start: number, end: number): number;
   remember(key: number, s: number, e: number): void;
@@ -44,9 +27,6 @@ const MAX_KEYS = 32;
 const KEY_BYTES = 2560;
 /** Bytes copied in at most (a bigger buffer, a record of many MB, is left to the JavaScript walk). */
 const MAX_DATA = 16 << 20;
-const PAGE = 65536;
-
-let compiled: WebAssembly.Module | null = null;
 
 export class RosterScan {
   private readonly x: Exports;
@@ -58,8 +38,7 @@ export class RosterScan {
   private loadedLength = -1;
 
   constructor() {
-    compiled ??= new WebAssembly.Module(Buffer.from(WASM_BASE64, 'base64'));
-    this.x = new WebAssembly.Instance(compiled, {}).exports as unknown as Exports;
+    this.x = instantiate<Exports>(WASM_BASE64);
     this.data = this.x.DATA.value as number;
     this.u8 = new Uint8Array(this.x.memory.buffer);
     this.dv = new DataView(this.x.memory.buffer);
@@ -97,7 +76,7 @@ export class RosterScan {
     if (b.length > MAX_DATA) return false;
     const need = this.data + b.length + 8;
     if (need > this.u8.length) {
-      this.x.memory.grow(Math.ceil((need - this.u8.length) / PAGE));
+      this.x.memory.grow(Math.ceil((need - this.u8.length) / WASM_PAGE));
       this.u8 = new Uint8Array(this.x.memory.buffer);
       this.dv = new DataView(this.x.memory.buffer);
     }
