@@ -10,8 +10,9 @@
 ;;   256..511        WS: 1 for ' ', '\r', '\t'; 2 for '\n'
 ;;   512..767        HEX: 1 for a hex digit
 ;;   768..1023       ESC: 1 for the characters a one-character escape may name (" \ / b f n r t)
+;;   1024..4095      POS: per member position, the KEYS slot of the key the last record had there (768)
 ;;   65536..         FIELDS: per field (16 bytes): kind, occurrences counted (committed)
-;;   131072..        KEYS: 8192 slots (32 bytes): hash, root, field, key address, key length
+;;   131072..        KEYS: 8192 slots (32 bytes): hash, root, field, key address, key length, outside ASCII
 ;;   393216..        SLOTS: 32768 slots (64 bytes): hash, field, key address, key length, kind, output address,
 ;;                   output length, roster version (-1: none), epoch, hits (committed)
 ;;   2490368..       HITS: this record's hits, applied when it is taken (field -(f + 1), or slot index)
@@ -67,6 +68,7 @@
   (global $keyEnd (mut i32) (i32.const 0))
   (global $need (mut i32) (i32.const 0))
 
+  (global $posRoot (mut i32) (i32.const 0))
   (global $arenaUsed (mut i32) (i32.const 0))
   (global $keysUsed (mut i32) (i32.const 0))
   (global $slotsUsed (mut i32) (i32.const 0))
@@ -139,7 +141,7 @@
     (block $out
       (loop $next
         (br_if $out (i32.ge_u (local.get $i) (local.get $end)))
-        (br_if $out (i32.eqz (call $isDigit (i32.load8_u (local.get $i)))))
+        (br_if $out (i32.eqz (i32.lt_u (i32.sub (i32.load8_u (local.get $i)) (i32.const 0x30)) (i32.const 10))))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $next)))
     (local.get $i))
@@ -147,7 +149,7 @@
   ;; The end of a number, true, false or null at $p by the JSON grammar; -1: not JSON.
   (func $literalEnd (param $p i32) (param $end i32) (result i32)
     (local $i i32) (local $c i32)
-    (local.set $c (call $at (local.get $p) (local.get $end)))
+    (local.set $c (if (result i32) (i32.lt_u (local.get $p) (local.get $end)) (then (i32.load8_u (local.get $p))) (else (i32.const -1))))
     (if (i32.eq (local.get $c) (i32.const 0x74))
       (then
         (if (i32.gt_u (i32.add (local.get $p) (i32.const 4)) (local.get $end)) (then (return (i32.const -1))))
@@ -167,7 +169,7 @@
     (if (i32.eq (local.get $c) (i32.const 0x2d))
       (then
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (local.set $c (call $at (local.get $i) (local.get $end)))))
+        (local.set $c (if (result i32) (i32.lt_u (local.get $i) (local.get $end)) (then (i32.load8_u (local.get $i))) (else (i32.const -1))))))
     (if (i32.eq (local.get $c) (i32.const 0x30))
       (then
         (local.set $i (i32.add (local.get $i) (i32.const 1))))
@@ -175,30 +177,30 @@
         (if (i32.lt_u (i32.sub (local.get $c) (i32.const 0x31)) (i32.const 9))
           (then (local.set $i (call $digits (i32.add (local.get $i) (i32.const 1)) (local.get $end))))
           (else (return (i32.const -1))))))
-    (local.set $c (call $at (local.get $i) (local.get $end)))
+    (local.set $c (if (result i32) (i32.lt_u (local.get $i) (local.get $end)) (then (i32.load8_u (local.get $i))) (else (i32.const -1))))
     (if (i32.eq (local.get $c) (i32.const 0x2e))
       (then
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (if (i32.eqz (call $isDigit (call $at (local.get $i) (local.get $end)))) (then (return (i32.const -1))))
+        (if (i32.eqz (i32.lt_u (i32.sub (if (result i32) (i32.lt_u (local.get $i) (local.get $end)) (then (i32.load8_u (local.get $i))) (else (i32.const -1))) (i32.const 0x30)) (i32.const 10))) (then (return (i32.const -1))))
         (local.set $i (call $digits (local.get $i) (local.get $end)))
-        (local.set $c (call $at (local.get $i) (local.get $end)))))
+        (local.set $c (if (result i32) (i32.lt_u (local.get $i) (local.get $end)) (then (i32.load8_u (local.get $i))) (else (i32.const -1))))))
     (if (i32.or (i32.eq (local.get $c) (i32.const 0x65)) (i32.eq (local.get $c) (i32.const 0x45)))
       (then
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (local.set $c (call $at (local.get $i) (local.get $end)))
+        (local.set $c (if (result i32) (i32.lt_u (local.get $i) (local.get $end)) (then (i32.load8_u (local.get $i))) (else (i32.const -1))))
         (if (i32.or (i32.eq (local.get $c) (i32.const 0x2b)) (i32.eq (local.get $c) (i32.const 0x2d)))
           (then (local.set $i (i32.add (local.get $i) (i32.const 1)))))
-        (if (i32.eqz (call $isDigit (call $at (local.get $i) (local.get $end)))) (then (return (i32.const -1))))
+        (if (i32.eqz (i32.lt_u (i32.sub (if (result i32) (i32.lt_u (local.get $i) (local.get $end)) (then (i32.load8_u (local.get $i))) (else (i32.const -1))) (i32.const 0x30)) (i32.const 10))) (then (return (i32.const -1))))
         (local.set $i (call $digits (local.get $i) (local.get $end)))
-        (local.set $c (call $at (local.get $i) (local.get $end)))))
+        (local.set $c (if (result i32) (i32.lt_u (local.get $i) (local.get $end)) (then (i32.load8_u (local.get $i))) (else (i32.const -1))))))
     ;; a digit right after a leading zero ("01") is not JSON
-    (if (call $isDigit (local.get $c)) (then (return (i32.const -1))))
+    (if (i32.lt_u (i32.sub (local.get $c) (i32.const 0x30)) (i32.const 10)) (then (return (i32.const -1))))
     (local.get $i))
 
   ;; The end of any value at $p (a dropped member); -1: not JSON.
   (func $skipValue (param $p i32) (param $end i32) (result i32)
     (local $c i32) (local $depth i32) (local $i i32) (local $q i32)
-    (local.set $c (call $at (local.get $p) (local.get $end)))
+    (local.set $c (if (result i32) (i32.lt_u (local.get $p) (local.get $end)) (then (i32.load8_u (local.get $p))) (else (i32.const -1))))
     (if (i32.eq (local.get $c) (i32.const 0x22))
       (then
         (local.set $q (call $strScan (local.get $p) (local.get $end)))
@@ -324,7 +326,7 @@
   (func $value (param $p i32) (param $end i32) (param $f i32) (result i32)
     (local $kind i32) (local $c i32) (local $e i32) (local $q i32) (local $slot i32)
     (local.set $kind (i32.load (i32.add (global.get $FIELDS) (i32.shl (local.get $f) (i32.const 4)))))
-    (local.set $c (call $at (local.get $p) (local.get $end)))
+    (local.set $c (if (result i32) (i32.lt_u (local.get $p) (local.get $end)) (then (i32.load8_u (local.get $p))) (else (i32.const -1))))
     ;; kind 1: the member is dropped, whatever its value
     (if (i32.eq (local.get $kind) (i32.const 1))
       (then
@@ -376,8 +378,27 @@
     (i32.const -3))
 
   ;; The field of the member key at $p ('"'), keyEnd set; or a record result (-1 not JSON, -2 escaped, -3 unknown).
-  (func $memberKey (param $p i32) (param $end i32) (result i32)
-    (local $q i32) (local $c i32) (local $k i32)
+  (func $memberKey (param $p i32) (param $end i32) (param $idx i32) (result i32)
+    (local $q i32) (local $c i32) (local $k i32) (local $len i32) (local $pos i32)
+    ;; Records repeat their layout: first, the key the last record had at this position.
+    (local.set $pos (i32.add (i32.const 1024) (i32.shl (local.get $idx) (i32.const 2))))
+    (if (i32.lt_u (local.get $idx) (i32.const 768))
+      (then
+        (local.set $k (i32.load (local.get $pos)))
+        (if (local.get $k)
+          (then
+            (local.set $len (i32.load offset=16 (local.get $k)))
+            (local.set $q (i32.add (i32.add (local.get $p) (i32.const 1)) (local.get $len)))
+            (if (i32.lt_u (local.get $q) (local.get $end))
+              (then
+                (if (i32.eq (i32.load8_u (local.get $q)) (i32.const 0x22))
+                  (then
+                    (if (call $same (i32.load offset=12 (local.get $k)) (i32.add (local.get $p) (i32.const 1)) (local.get $len))
+                      (then
+                        (if (i32.load offset=20 (local.get $k)) (then (global.set $nonAscii (i32.const 1))))
+                        (global.set $keyEnd (i32.add (local.get $q) (i32.const 1)))
+                        (return (i32.load offset=8 (local.get $k))))))))))))
+      (else (local.set $pos (i32.const 0))))
     (local.set $q (i32.add (local.get $p) (i32.const 1)))
     (loop $next
       (if (i32.ge_u (local.get $q) (local.get $end)) (then (return (i32.const -1))))
@@ -395,7 +416,10 @@
           (br $next))))
     (global.set $keyEnd (i32.add (local.get $q) (i32.const 1)))
     (local.set $k (call $keySlot (i32.add (local.get $p) (i32.const 1)) (local.get $q) (call $hash (global.get $root) (i32.add (local.get $p) (i32.const 1)) (local.get $q))))
-    (if (i32.load offset=16 (local.get $k)) (then (return (i32.load offset=8 (local.get $k)))))
+    (if (i32.load offset=16 (local.get $k))
+      (then
+        (if (local.get $pos) (then (i32.store (local.get $pos) (local.get $k))))
+        (return (i32.load offset=8 (local.get $k)))))
     (global.set $need (i32.const 3))
     (global.set $needS (i32.add (local.get $p) (i32.const 1)))
     (global.set $needE (local.get $q))
@@ -406,13 +430,13 @@
   ;; the source, replaced values, dropped members with their commas. Returns a record result.
   (func $record (param $open i32) (param $end i32) (result i32)
     (local $p i32) (local $elStart i32) (local $segS i32) (local $segE i32) (local $first i32)
-    (local $commaPos i32) (local $f i32) (local $vs i32) (local $r i32) (local $after i32) (local $c i32)
+    (local $commaPos i32) (local $f i32) (local $vs i32) (local $r i32) (local $after i32) (local $c i32) (local $idx i32)
     (global.set $lines (i32.const 0))
     (global.set $nonAscii (i32.const 0))
     (global.set $nhits (i32.const 0))
     (local.set $p (i32.add (local.get $open) (i32.const 1)))
     (local.set $elStart (local.get $p))
-    (local.set $p (call $ws (local.get $p) (local.get $end)))
+    (if (i32.load8_u offset=256 (i32.load8_u (local.get $p))) (then (local.set $p (call $ws (local.get $p) (local.get $end)))))
     (if (i32.ge_u (local.get $p) (local.get $end)) (then (return (i32.const -1))))
     (if (i32.eq (i32.load8_u (local.get $p)) (i32.const 0x7d))
       (then
@@ -423,12 +447,13 @@
     (local.set $first (i32.const 1))
     (local.set $commaPos (i32.const -1))
     (loop $member
-      (if (i32.ne (call $at (local.get $p) (local.get $end)) (i32.const 0x22)) (then (return (i32.const -1))))
-      (local.set $f (call $memberKey (local.get $p) (local.get $end)))
+      (if (i32.ne (if (result i32) (i32.lt_u (local.get $p) (local.get $end)) (then (i32.load8_u (local.get $p))) (else (i32.const -1))) (i32.const 0x22)) (then (return (i32.const -1))))
+      (local.set $f (call $memberKey (local.get $p) (local.get $end) (local.get $idx)))
+      (local.set $idx (i32.add (local.get $idx) (i32.const 1)))
       (if (i32.lt_s (local.get $f) (i32.const 0)) (then (return (local.get $f))))
-      (local.set $p (call $ws (global.get $keyEnd) (local.get $end)))
-      (if (i32.ne (call $at (local.get $p) (local.get $end)) (i32.const 0x3a)) (then (return (i32.const -1))))
-      (local.set $p (call $ws (i32.add (local.get $p) (i32.const 1)) (local.get $end)))
+      (local.set $p (global.get $keyEnd)) (if (i32.load8_u offset=256 (i32.load8_u (local.get $p))) (then (local.set $p (call $ws (local.get $p) (local.get $end)))))
+      (if (i32.ne (if (result i32) (i32.lt_u (local.get $p) (local.get $end)) (then (i32.load8_u (local.get $p))) (else (i32.const -1))) (i32.const 0x3a)) (then (return (i32.const -1))))
+      (local.set $p (i32.add (local.get $p) (i32.const 1))) (if (i32.load8_u offset=256 (i32.load8_u (local.get $p))) (then (local.set $p (call $ws (local.get $p) (local.get $end)))))
       (local.set $vs (local.get $p))
       (local.set $r (call $value (local.get $p) (local.get $end) (local.get $f)))
       (if (i32.lt_s (local.get $r) (i32.const 0)) (then (return (local.get $r))))
@@ -458,14 +483,14 @@
               (local.set $segS (local.get $after))
               (local.set $segE (local.get $after))))
           (local.set $first (i32.const 0))))
-      (local.set $p (call $ws (local.get $after) (local.get $end)))
-      (local.set $c (call $at (local.get $p) (local.get $end)))
+      (local.set $p (local.get $after)) (if (i32.load8_u offset=256 (i32.load8_u (local.get $p))) (then (local.set $p (call $ws (local.get $p) (local.get $end)))))
+      (local.set $c (if (result i32) (i32.lt_u (local.get $p) (local.get $end)) (then (i32.load8_u (local.get $p))) (else (i32.const -1))))
       (if (i32.eq (local.get $c) (i32.const 0x2c))
         (then
           (local.set $commaPos (local.get $p))
           (local.set $p (i32.add (local.get $p) (i32.const 1)))
           (local.set $elStart (local.get $p))
-          (local.set $p (call $ws (local.get $p) (local.get $end)))
+          (if (i32.load8_u offset=256 (i32.load8_u (local.get $p))) (then (local.set $p (call $ws (local.get $p) (local.get $end)))))
           (br $member)))
       (if (i32.eq (local.get $c) (i32.const 0x7d))
         (then
@@ -501,6 +526,10 @@
     (local $p i32) (local $r i32) (local $q i32) (local $mark i32) (local $sepLines i32)
     (global.set $taken (i32.const 0))
     (global.set $runLines (i32.const 0))
+    (if (i32.ne (global.get $posRoot) (global.get $root))
+      (then
+        (memory.fill (i32.const 1024) (i32.const 0) (i32.const 3072))
+        (global.set $posRoot (global.get $root))))
     (global.set $out (global.get $OUTPUT))
     (global.set $outEnd (global.get $OUTPUT))
     (local.set $p (local.get $start))
@@ -534,16 +563,25 @@
       ;; ",\n  {" after it: the next record
       (global.set $lines (i32.const 0))
       (local.set $q (call $ws (local.get $r) (local.get $end)))
-      (if (i32.eq (call $at (local.get $q) (local.get $end)) (i32.const 0x2c))
+      (if (i32.eq (if (result i32) (i32.lt_u (local.get $q) (local.get $end)) (then (i32.load8_u (local.get $q))) (else (i32.const -1))) (i32.const 0x2c))
         (then
           (local.set $q (call $ws (i32.add (local.get $q) (i32.const 1)) (local.get $end)))
-          (if (i32.eq (call $at (local.get $q) (local.get $end)) (i32.const 0x7b))
+          (if (i32.eq (if (result i32) (i32.lt_u (local.get $q) (local.get $end)) (then (i32.load8_u (local.get $q))) (else (i32.const -1))) (i32.const 0x7b))
             (then
               (global.set $runLines (i32.add (global.get $runLines) (global.get $lines)))
               (local.set $p (local.get $q))
               (br $next)))))
       (global.set $runEnd (local.get $r))
       (return (i32.const 0)))
+    (i32.const 0))
+
+  (func $outsideAscii (param $s i32) (param $e i32) (result i32)
+    (loop $next
+      (if (i32.lt_u (local.get $s) (local.get $e))
+        (then
+          (if (i32.ge_u (i32.load8_u (local.get $s)) (i32.const 0x80)) (then (return (i32.const 1))))
+          (local.set $s (i32.add (local.get $s) (i32.const 1)))
+          (br $next))))
     (i32.const 0))
 
   ;; Registers key [$s, $e) of the current root as field $f; false when full.
@@ -560,6 +598,7 @@
         (i32.store offset=4 (local.get $k) (global.get $root))
         (i32.store offset=12 (local.get $k) (i32.add (global.get $ARENA) (global.get $arenaUsed)))
         (i32.store offset=16 (local.get $k) (local.get $n))
+        (i32.store offset=20 (local.get $k) (call $outsideAscii (local.get $s) (local.get $e)))
         (global.set $arenaUsed (i32.add (global.get $arenaUsed) (local.get $n)))
         (global.set $keysUsed (i32.add (global.get $keysUsed) (i32.const 1)))))
     (i32.store offset=8 (local.get $k) (local.get $f))
@@ -629,6 +668,8 @@
     (memory.fill (global.get $FIELDS) (i32.const 0) (i32.const 65536))
     (memory.fill (global.get $KEYS) (i32.const 0) (i32.const 262144))
     (memory.fill (global.get $SLOTS) (i32.const 0) (i32.const 2097152))
+    (memory.fill (i32.const 1024) (i32.const 0) (i32.const 3072))
+    (global.set $posRoot (i32.const 0))
     (global.set $arenaUsed (i32.const 0))
     (global.set $keysUsed (i32.const 0))
     (global.set $slotsUsed (i32.const 0)))
