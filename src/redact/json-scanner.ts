@@ -390,14 +390,8 @@ export class JsonScanner {
         return true;
       }
       if (taken === 0) return false;
-      // The record at `at` is read as usual (as if the ',' before it had been read and the record begun).
-      this.vStart = at;
-      this.vCursor = at;
-      this.vLine = this.line;
-      this.vDepth = 0;
-      this.vInStr = false;
-      this.vLines = 0;
-      this.afterComma = false;
+      // The record at `at` is read as usual.
+      this.recordBegun(at);
       return false;
     }
     for (;;) {
@@ -421,16 +415,20 @@ export class JsonScanner {
         this.state = inSection ? S.SectionCommaOrEnd : S.TopArrayCommaOrEnd;
         return true;
       }
-      // As if the ',' had been read and the next record begun.
       this.line += lines;
-      this.vStart = next;
-      this.vCursor = next;
-      this.vLine = this.line;
-      this.vDepth = 0;
-      this.vInStr = false;
-      this.vLines = 0;
-      this.afterComma = false;
+      this.recordBegun(next);
     }
+  }
+
+  /** As if the ',' before the record at `at` had been read and the record begun. */
+  private recordBegun(at: number): void {
+    this.vStart = at;
+    this.vCursor = at;
+    this.vLine = this.line;
+    this.vDepth = 0;
+    this.vInStr = false;
+    this.vLines = 0;
+    this.afterComma = false;
   }
 
   private wsLines = 0;

@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { dependsOnRoster, MAX_REMEMBERED } from '../byte-rewriter.js';
 import { addOtherCounts, otherCounts, otherCountsSince } from '../count-delta.js';
 import { DROP, SAME, type PathNode, type RecordRedactor, type RuleState } from '../engine.js';
-import { instantiate, WASM_PAGE, type WasmGlobal, type WasmMemory } from './instance.js';
+import { instantiate, ModuleMemory, type WasmGlobal, type WasmMemory } from './instance.js';
 import { WASM_BASE64 } from './record-rewrite.wasm.js';
 
 // The redaction pass's byte path for runs of flat JSON records, in WebAssembly (see record-rewrite.wat): the
@@ -77,12 +77,10 @@ export interface RunResult {
 
 export class ModuleRewriter {
   private readonly x: Exports;
-  private u8: Uint8Array;
+  private readonly mem: ModuleMemory;
   private readonly data: number;
   private readonly output: number;
   private readonly scratch: number;
-  private loaded: Uint8Array | null = null;
-  private loadedLength = -1;
   private epoch = -1;
   private readonly roots = new Map<PathNode, number>();
   private readonly fields: Field[] = [];
@@ -95,8 +93,8 @@ export class ModuleRewriter {
     this.data = this.x.DATA.value as number;
     this.output = this.x.OUTPUT.value as number;
     this.scratch = this.x.SCRATCH.value as number;
-    this.u8 = new Uint8Array(this.x.memory.buffer);
-    const u8 = this.u8;
+    this.mem = new ModuleMemory(this.x.memory, this.data, MAX_DATA);
+    const u8 = this.mem.u8;
     // PLAIN: printable ASCII other than '"' and '\'.
     u8.fill(1, 0x20, 0x80);
     u8[0x22] = 0;
@@ -111,21 +109,7 @@ export class ModuleRewriter {
 
   /** The buffer given before may be refilled with other bytes from now on. */
   fresh(): void {
-    this.loaded = null;
-  }
-
-  private load(b: Uint8Array): boolean {
-    if (b === this.loaded && b.length === this.loadedLength) return true;
-    if (b.length > MAX_DATA) return false;
-    const need = this.data + b.length + 8;
-    if (need > this.u8.length) {
-      this.x.memory.grow(Math.ceil((need - this.u8.length) / WASM_PAGE));
-      this.u8 = new Uint8Array(this.x.memory.buffer);
-    }
-    this.u8.set(b, this.data);
-    this.loaded = b;
-    this.loadedLength = b.length;
-    return true;
+    this.mem.stale();
   }
 
   /**
@@ -139,7 +123,7 @@ export class ModuleRewriter {
     if (root.rule || b[start] !== 0x7b) return null;
     // Sections whose records this path cannot take (nested shapes): after a run of misses, only every 256th try.
     if (this.misses > 32 && (++this.tries & 255) !== 0) return null;
-    if (!this.load(b)) return null;
+    if (!this.mem.load(b)) return null;
     if (engine.cacheEpoch !== this.epoch) this.restart();
     const x = this.x;
     x.root.value = this.rootId(root);
@@ -153,7 +137,7 @@ export class ModuleRewriter {
       const status = x.run(d + p, d + end);
       const n = x.taken.value as number;
       if (n > 0) {
-        write(this.u8, this.output, x.outEnd.value as number);
+        write(this.mem.u8, this.output, x.outEnd.value as number);
         taken += n;
         engine.report.rows += n;
         this.misses = 0;
@@ -228,7 +212,7 @@ export class ModuleRewriter {
       kind = 1;
       n = Buffer.byteLength(r as string, 'utf8');
       if (n > SCRATCH_BYTES) return false;
-      Buffer.from(this.u8.buffer, this.scratch, SCRATCH_BYTES).write(r as string, 0, 'utf8');
+      Buffer.from(this.mem.u8.buffer, this.scratch, SCRATCH_BYTES).write(r as string, 0, 'utf8');
     }
     // Hits counted with the outcome decided before go first.
     const old = this.x.findSlot(f, this.data + s, this.data + e);

@@ -1,4 +1,4 @@
-import { instantiate, WASM_PAGE, type WasmGlobal, type WasmMemory } from './instance.js';
+import { instantiate, ModuleMemory, type WasmGlobal, type WasmMemory } from './instance.js';
 import { WASM_BASE64 } from './roster-scan.wasm.js';
 
 // The roster pre-pass's member walk in WebAssembly (see roster-scan.wat): the bytes of a chunk are copied into
@@ -30,26 +30,21 @@ const MAX_DATA = 16 << 20;
 
 export class RosterScan {
   private readonly x: Exports;
-  private u8: Uint8Array;
-  private dv: DataView;
+  private readonly mem: ModuleMemory;
   private readonly data: number;
-  /** The buffer whose bytes are in memory now (and its length then). */
-  private loaded: Uint8Array | null = null;
-  private loadedLength = -1;
 
   constructor() {
     this.x = instantiate<Exports>(WASM_BASE64);
     this.data = this.x.DATA.value as number;
-    this.u8 = new Uint8Array(this.x.memory.buffer);
-    this.dv = new DataView(this.x.memory.buffer);
+    this.mem = new ModuleMemory(this.x.memory, this.data, MAX_DATA);
     // STRING_BYTE and LITERAL_BYTE, as roster-walker.ts defines them.
-    this.u8.fill(1, 0x20, 0x100);
-    this.u8[0x22] = 0;
-    this.u8[0x5c] = 0;
-    for (const c of '0123456789.-+Eabcdefghijklmnopqrstuvwxyz') this.u8[256 + c.charCodeAt(0)] = 1;
+    this.mem.u8.fill(1, 0x20, 0x100);
+    this.mem.u8[0x22] = 0;
+    this.mem.u8[0x5c] = 0;
+    for (const c of '0123456789.-+Eabcdefghijklmnopqrstuvwxyz') this.mem.u8[256 + c.charCodeAt(0)] = 1;
     // WS_BYTE: whitespace, and 2 for a newline (the walk counts lines by it).
-    this.u8[512 + 0x20] = this.u8[512 + 0x0d] = this.u8[512 + 0x09] = 1;
-    this.u8[512 + 0x0a] = 2;
+    this.mem.u8[512 + 0x20] = this.mem.u8[512 + 0x0d] = this.mem.u8[512 + 0x09] = 1;
+    this.mem.u8[512 + 0x0a] = 2;
   }
 
   /** The record keys whose values are reported (in this order: a report's key index); forgets what was seen. */
@@ -57,38 +52,24 @@ export class RosterScan {
     if (keys.length > MAX_KEYS || keys.reduce((n, k) => n + k.length, 0) > KEY_BYTES) return false;
     let at = 1536;
     keys.forEach((k, i) => {
-      this.u8.set(k, at);
-      this.dv.setUint32(776 + 8 * i, at, true);
-      this.dv.setUint32(780 + 8 * i, k.length, true);
+      this.mem.u8.set(k, at);
+      this.mem.dv.setUint32(776 + 8 * i, at, true);
+      this.mem.dv.setUint32(780 + 8 * i, k.length, true);
       at += k.length;
     });
-    this.dv.setUint32(768, keys.length, true);
+    this.mem.dv.setUint32(768, keys.length, true);
     this.x.forget();
     return true;
   }
 
-  /**
-   * Makes `b`'s bytes the ones walked (copied in unless they already are: the same buffer, not refilled since,
-   * see `stale`); false when `b` is too big for this walk.
-   */
+  /** Makes `b`'s bytes the ones walked; false when `b` is too big for this walk. */
   load(b: Uint8Array): boolean {
-    if (b === this.loaded && b.length === this.loadedLength) return true;
-    if (b.length > MAX_DATA) return false;
-    const need = this.data + b.length + 8;
-    if (need > this.u8.length) {
-      this.x.memory.grow(Math.ceil((need - this.u8.length) / WASM_PAGE));
-      this.u8 = new Uint8Array(this.x.memory.buffer);
-      this.dv = new DataView(this.x.memory.buffer);
-    }
-    this.u8.set(b, this.data);
-    this.loaded = b;
-    this.loadedLength = b.length;
-    return true;
+    return this.mem.load(b);
   }
 
   /** The buffer last loaded may have been refilled: copy it again on the next load(). */
   stale(): void {
-    this.loaded = null;
+    this.mem.stale();
   }
 
   /** Walks the record at b[start] (b loaded); the index after it, or -1 (see walk in roster-scan.wat). */
@@ -133,23 +114,23 @@ export class RosterScan {
 
   /** Report i of the last walk or run: its key index, and the value's content [start, end) in the buffer. */
   reportKey(i: number): number {
-    return this.dv.getInt32(4096 + 24 * i, true);
+    return this.mem.dv.getInt32(4096 + 24 * i, true);
   }
   reportStart(i: number): number {
-    return this.dv.getInt32(4100 + 24 * i, true) - this.data;
+    return this.mem.dv.getInt32(4100 + 24 * i, true) - this.data;
   }
   reportEnd(i: number): number {
-    return this.dv.getInt32(4104 + 24 * i, true) - this.data;
+    return this.mem.dv.getInt32(4104 + 24 * i, true) - this.data;
   }
   /** For a run: which of its records the value is in, where that record starts, the newlines before it. */
   reportRecord(i: number): number {
-    return this.dv.getInt32(4108 + 24 * i, true);
+    return this.mem.dv.getInt32(4108 + 24 * i, true);
   }
   reportRecordStart(i: number): number {
-    return this.dv.getInt32(4112 + 24 * i, true) - this.data;
+    return this.mem.dv.getInt32(4112 + 24 * i, true) - this.data;
   }
   reportRecordLines(i: number): number {
-    return this.dv.getInt32(4116 + 24 * i, true);
+    return this.mem.dv.getInt32(4116 + 24 * i, true);
   }
 
   /** The value [start, end) of key `key` (in the loaded buffer) is dealt with: it is reported no more. */
