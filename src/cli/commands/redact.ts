@@ -49,7 +49,7 @@ export function registerRedactCommands({ program, setExitCode }: CliContext): vo
     .option('--key <ref>', 'secret reference of the pseudonymisation key (created on first use)', DEFAULT_KEY_REF)
     .option('--report <file>', 'write the redaction report (counts only, no PII) as JSON')
     .option('--single-pass', 'skip the roster pre-pass over --in (faster; names are only known once seen)')
-    .option('--threads <n>', 'threads for a file given with --in (default: one per CPU, up to 8, for files of 16 MB or more; 0 or 1: this thread only)')
+    .option('--threads <n>', 'threads for a file given with --in (default: one per CPU, up to 8, for files of 16 MB or more, but one for JSON/NDJSON on fewer than 4 CPUs; 0 or 1: this thread only)')
     .option('--list-presets', 'list the built-in presets and exit')
     .option('--json', 'with --list-presets: print as JSON; otherwise print the report as JSON on stderr')
     .action(async (opts: RedactOpts) => {
