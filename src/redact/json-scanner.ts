@@ -37,14 +37,20 @@ export interface RecordRewriter {
   fresh?(): void;
   /**
    * Optional: takes the records from b[start] on at once, as at() one by one while each is followed by ','
-   * and the next '{'. Returns how many it took, or -1 to be called with at() instead; then `runEnd` is where
-   * it stopped, `runLines` the newlines before that, and `runAtRecord` whether a record it did not take starts
-   * there (else the last record taken ends there).
+   * and the next '{'. Null: call at() instead.
    */
-  run?(section: string | null, b: Buffer, start: number, end: number, line: number, offset: number): number;
-  readonly runEnd?: number;
-  readonly runLines?: number;
-  readonly runAtRecord?: boolean;
+  run?(section: string | null, b: Buffer, start: number, end: number, line: number, offset: number): RecordRun | null;
+}
+
+/** Where a RecordRewriter#run stopped. */
+export interface RecordRun {
+  /** Records taken. */
+  taken: number;
+  /** Where it stopped: after the last record taken, or (atRecord) at a record it did not take. */
+  end: number;
+  /** Newlines before `end`. */
+  lines: number;
+  atRecord: boolean;
 }
 
 export interface RecordLocation {
@@ -379,19 +385,12 @@ export class JsonScanner {
     const n = b.length;
     const inSection = this.state === S.SectionValueOrEnd;
     const section = inSection ? this.section : null;
-    const taken = rw.run ? rw.run(section, b, this.vStart, n, this.line, this.base + this.vStart) : -1;
-    if (taken >= 0) {
-      this.line += rw.runLines!;
-      const at = rw.runEnd!;
-      if (!rw.runAtRecord) {
-        this.vStart = -1;
-        this.pos = at;
-        this.state = inSection ? S.SectionCommaOrEnd : S.TopArrayCommaOrEnd;
-        return true;
-      }
-      if (taken === 0) return false;
-      // The record at `at` is read as usual.
-      this.recordBegun(at);
+    const run = rw.run ? rw.run(section, b, this.vStart, n, this.line, this.base + this.vStart) : null;
+    if (run) {
+      this.line += run.lines;
+      if (!run.atRecord) return this.afterRecords(run.end, inSection);
+      // The record at run.end is read as usual.
+      if (run.taken > 0) this.recordBegun(run.end);
       return false;
     }
     for (;;) {
@@ -408,16 +407,21 @@ export class JsonScanner {
         if (p < n && b[p] === 0x7b) next = p;
       }
       const lines = this.wsLines;
-      if (next < 0) {
-        // Anything else (the array's end, the end of the bytes read): the state machine reads on from here.
-        this.vStart = -1;
-        this.pos = e;
-        this.state = inSection ? S.SectionCommaOrEnd : S.TopArrayCommaOrEnd;
-        return true;
-      }
+      if (next < 0) return this.afterRecords(e, inSection);
       this.line += lines;
       this.recordBegun(next);
     }
+  }
+
+  /**
+   * After the last record taken, which ends at `at`: the state machine reads on from there (a comma not followed
+   * by a record, the array's end, the end of the bytes read).
+   */
+  private afterRecords(at: number, inSection: boolean): true {
+    this.vStart = -1;
+    this.pos = at;
+    this.state = inSection ? S.SectionCommaOrEnd : S.TopArrayCommaOrEnd;
+    return true;
   }
 
   /** As if the ',' before the record at `at` had been read and the record begun. */

@@ -9,7 +9,7 @@ import { isUtf8 } from 'node:buffer';
 import { BatchingSink, ByteOut, type OutSink } from './byte-out.js';
 import { ByteResult } from './byte-rewriter.js';
 import type { WorkerBatch } from './worker.js';
-import { ModuleRewriter, type RunResult } from './wasm/record-rewrite.js';
+import { ModuleRewriter } from './wasm/record-rewrite.js';
 import { JsonScanner, parseJsonSlice, type RecordLocation, type RecordRewriter } from './json-scanner.js';
 import type { Policy } from './policy.js';
 import { detectPreset, presetPolicy, type ShapeHint } from './presets.js';
@@ -222,7 +222,6 @@ export function recordRewriter(engine: RecordRedactor, doc: () => JsonOutput, en
   const bw = engine.byteRewriter();
   // Runs of records in WebAssembly (wasm/record-rewrite.wat); CLARIGUARD_REDACT_WASM=0 keeps to bw.
   const mod = process.env.CLARIGUARD_REDACT_WASM !== '0' ? new ModuleRewriter(engine) : null;
-  let run: RunResult | null = null;
   return {
     at(section, b, start, end, line, offset) {
       if (!enabled()) return -1;
@@ -238,22 +237,12 @@ export function recordRewriter(engine: RecordRedactor, doc: () => JsonOutput, en
       mod?.fresh();
     },
     run(section, b, start, end, line, offset) {
-      if (!mod || !enabled()) return -1;
+      if (!mod || !enabled()) return null;
       const d = doc();
-      run = mod.run(section, b, start, end, line, offset, (bytes, s, e) => {
+      return mod.run(section, b, start, end, line, offset, (bytes, s, e) => {
         d.recordOut().bytes(bytes, s, e);
         d.recordDone(true);
       });
-      return run ? run.taken : -1;
-    },
-    get runEnd() {
-      return run!.end;
-    },
-    get runLines() {
-      return run!.lines;
-    },
-    get runAtRecord() {
-      return run!.atRecord;
     },
   };
 }

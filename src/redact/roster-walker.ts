@@ -1,7 +1,7 @@
 import { hashBytes, ValueTable } from './byte-table.js';
 import { ByteWalker, learnKey, type NodeBytes } from './byte-rewriter.js';
 import type { PathNode, RecordRedactor } from './engine.js';
-import type { RecordRewriter } from './json-scanner.js';
+import type { RecordRewriter, RecordRun } from './json-scanner.js';
 import type { Rule } from './policy.js';
 import { RosterScan, RUN_LEFT, RUN_PAUSED } from './wasm/roster-scan.js';
 
@@ -60,23 +60,16 @@ export class RosterWalker extends ByteWalker implements RecordRewriter {
     return this.root;
   }
 
-  // After run(): where it stopped, the newlines before that, and whether a record the scanner must read as
-  // usual starts there (else the last record taken ends there).
-  runEnd = 0;
-  runLines = 0;
-  runAtRecord = false;
-
   /**
    * Takes records from b[start] on, one after another while each is followed by ',' and the next '{', as the
    * scanner's rewriteRun would take them one by one with at(), but without a trip back to JavaScript between
-   * two records. Returns the number taken (runEnd/runLines/runAtRecord tell where it stopped), or -1 when the
-   * module does not read this section (then at() does).
+   * two records. Null when the module does not read this section (then at() does).
    */
-  run(section: string | null, b: Buffer, start: number, end: number): number {
+  run(section: string | null, b: Buffer, start: number, end: number): RecordRun | null {
     this.enter(section);
     const scan = this.scan;
     const rules = this.keyRules;
-    if (!this.flat || rules === null || b[start] !== 0x7b || !scan!.load(b)) return -1;
+    if (!this.flat || rules === null || b[start] !== 0x7b || !scan!.load(b)) return null;
     let taken = 0;
     let lines = 0;
     let p = start;
@@ -85,10 +78,7 @@ export class RosterWalker extends ByteWalker implements RecordRewriter {
       const failed = this.collectReports(scan!, rules, b);
       if (failed >= 0) {
         // As at() would: that record's values before the one that is not JSON are collected; the scanner reads it.
-        this.runEnd = scan!.reportRecordStart(failed);
-        this.runLines = lines + scan!.reportRecordLines(failed);
-        this.runAtRecord = true;
-        return taken + scan!.reportRecord(failed);
+        return { taken: taken + scan!.reportRecord(failed), end: scan!.reportRecordStart(failed), lines: lines + scan!.reportRecordLines(failed), atRecord: true };
       }
       taken += scan!.taken;
       lines += scan!.runLines;
@@ -96,10 +86,7 @@ export class RosterWalker extends ByteWalker implements RecordRewriter {
         p = scan!.runEnd;
         continue;
       }
-      this.runEnd = scan!.runEnd;
-      this.runLines = lines;
-      this.runAtRecord = status === RUN_LEFT;
-      return taken;
+      return { taken, end: scan!.runEnd, lines, atRecord: status === RUN_LEFT };
     }
   }
 
@@ -137,14 +124,8 @@ export class RosterWalker extends ByteWalker implements RecordRewriter {
             const seen = ((node.bytes ??= { table: new ValueTable(), order: [], misses: 0 }).seen ??= new ValueTable());
             const h = hashBytes(b, p + 1, q);
             if (seen.findIn(this.bView, this.bOff + p + 1, this.bOff + q, h) < 0) {
-              let v = b.toString('utf8', p + 1, q);
-              if (v.indexOf('\\') >= 0) {
-                try {
-                  v = JSON.parse(`"${v}"`) as string;
-                } catch {
-                  return CUT;
-                }
-              }
+              const v = stringContent(b, p + 1, q);
+              if (v === null) return CUT;
               this.engine.collectRosterValue(rule, v);
               seen.insert(b, p + 1, q, h);
             }
@@ -186,14 +167,8 @@ export class RosterWalker extends ByteWalker implements RecordRewriter {
       const e = scan.reportEnd(i);
       // An email (a raw '@') never enters the roster; a value is decoded once, then remembered by the module.
       if (rawAt(b, s, e) < 0) {
-        let v = b.toString('utf8', s, e);
-        if (v.indexOf('\\') >= 0) {
-          try {
-            v = JSON.parse(`"${v}"`) as string;
-          } catch {
-            return i;
-          }
-        }
+        const v = stringContent(b, s, e);
+        if (v === null) return i;
         this.engine.collectRosterValue(rules[k]!, v);
       }
       scan.remember(k, s, e);
@@ -255,6 +230,17 @@ function strEnd(b: Buffer, p: number, end: number): number {
     else p++;
   }
   return -1;
+}
+
+/** The content b[s, e) of a JSON string, escapes read; null when they are not JSON. */
+function stringContent(b: Buffer, s: number, e: number): string | null {
+  const v = b.toString('utf8', s, e);
+  if (v.indexOf('\\') < 0) return v;
+  try {
+    return JSON.parse(`"${v}"`) as string;
+  } catch {
+    return null;
+  }
 }
 
 /** The index of the first raw '@' in b[s, e) before any backslash; -1 when there is none (or an escape first). */

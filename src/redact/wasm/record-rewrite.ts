@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { dependsOnRoster, MAX_REMEMBERED } from '../byte-rewriter.js';
 import { addOtherCounts, otherCounts, otherCountsSince } from '../count-delta.js';
 import { DROP, SAME, type PathNode, type RecordRedactor, type RuleState } from '../engine.js';
+import type { RecordRun } from '../json-scanner.js';
 import { instantiate, ModuleMemory, type WasmGlobal, type WasmMemory } from './instance.js';
 import { WASM_BASE64 } from './record-rewrite.wasm.js';
 
@@ -67,14 +68,6 @@ interface SlotCounts {
   other: Int32Array | null;
 }
 
-/** Where the records of a run went, for the caller (see RecordRewriter#run). */
-export interface RunResult {
-  taken: number;
-  end: number;
-  lines: number;
-  atRecord: boolean;
-}
-
 export class ModuleRewriter {
   private readonly x: Exports;
   private readonly mem: ModuleMemory;
@@ -117,7 +110,7 @@ export class ModuleRewriter {
    * while each is followed by ',' and the next '{'. Null when the module does not take them (the caller reads
    * them one by one). `line`/`offset`: where b[start] is in the input (for messages).
    */
-  run(section: string | null, b: Buffer, start: number, end: number, line: number, offset: number, write: (bytes: Uint8Array, s: number, e: number) => void): RunResult | null {
+  run(section: string | null, b: Buffer, start: number, end: number, line: number, offset: number, write: (bytes: Uint8Array, s: number, e: number) => void): RecordRun | null {
     const engine = this.engine;
     const root = engine.rootFor(section, false);
     if (root.rule || b[start] !== 0x7b) return null;
