@@ -252,7 +252,8 @@ export interface RedactFileOptions {
   singlePass?: boolean;
   /**
    * Threads for a file input (default: one per CPU, up to 8, for files of 16 MB and more, but one for JSON and
-   * NDJSON on fewer than 4 CPUs; 0 or 1: this thread only; CLARIGUARD_REDACT_THREADS overrides). For stdin, a number above 0 starts a pool of record workers.
+   * NDJSON on fewer than 4 CPUs; 0 or 1: this thread only; CLARIGUARD_REDACT_THREADS overrides). For stdin, a
+   * number above 0 starts a pool of record workers.
    */
   threads?: number;
   stdin?: Readable;
@@ -280,16 +281,13 @@ function defaultThreads(): number {
 async function redactFileInRanges(
   file: string,
   output: Writable,
-  o: RedactFileOptions & { policy?: Policy; size: number; threads: number; explicitThreads: boolean; sourceName: string; tmpDir: string; onInput?: (bytes: number) => void },
+  o: RedactFileOptions & { policy?: Policy; size: number; threadCount: number; sourceName: string; tmpDir: string; onInput?: (bytes: number) => void },
 ): Promise<RedactionReport | null> {
   const size = o.size;
-  // Small files only when threads were asked for explicitly.
-  if (size < PARALLEL_MIN_BYTES && !o.explicitThreads && !process.env.CLARIGUARD_REDACT_THREADS) return null;
   const head = readHead(file, HEAD_BYTES);
   const chosen = chooseFormatAndPolicy(head, { format: o.format, preset: o.preset, policy: o.policy, sourceName: o.sourceName });
-  if (!chosen.policy) return null;
-  if (chosen.format !== 'csv' && !o.explicitThreads && !jsonRangesPay()) return null;
-  return redactInRanges({ file, size, head, format: chosen.format, policy: chosen.policy, presetName: chosen.presetName, key: o.key, source: o.sourceName, output, threads: o.threads, tmpDir: o.tmpDir, onInput: o.onInput });
+  if (!chosen.policy || !cutIntoRanges(o, size, chosen.format)) return null;
+  return redactInRanges({ file, size, head, format: chosen.format, policy: chosen.policy, presetName: chosen.presetName, key: o.key, source: o.sourceName, output, threads: o.threadCount, tmpDir: o.tmpDir, onInput: o.onInput });
 }
 
 /**
@@ -298,9 +296,7 @@ async function redactFileInRanges(
  * needs itself, and ends any thread started here that it did not use.
  */
 export function prewarmRedaction(o: Pick<RedactFileOptions, 'in' | 'singlePass' | 'threads'>): void {
-  if (!o.in || o.in === '-' || o.singlePass) return;
-  const threads = o.threads ?? defaultThreads();
-  if (threads < 2) return;
+  if (!o.in || o.in === '-') return;
   let size: number;
   try {
     const st = statSync(o.in);
@@ -309,11 +305,18 @@ export function prewarmRedaction(o: Pick<RedactFileOptions, 'in' | 'singlePass' 
   } catch {
     return;
   }
-  if (size < PARALLEL_MIN_BYTES && o.threads === undefined && !process.env.CLARIGUARD_REDACT_THREADS) return;
-  // A JSON file on a machine where its ranges do not pay is read by this thread (see jsonRangesPay).
-  const format = formatFromName(o.in);
-  if (format !== null && format !== 'csv' && o.threads === undefined && !jsonRangesPay()) return;
-  prewarmRangeWorkers(threads - 1);
+  if (cutIntoRanges(o, size, formatFromName(o.in))) prewarmRangeWorkers((o.threads ?? defaultThreads()) - 1);
+}
+
+/**
+ * Whether a file input of `size` bytes in `format` (null: not known yet) is cut into ranges for threads: not in
+ * one pass or with one thread, a small file only when threads were asked for, and JSON/NDJSON only where its
+ * ranges pay or threads were asked for.
+ */
+function cutIntoRanges(o: Pick<RedactFileOptions, 'singlePass' | 'threads'>, size: number, format: RedactFormat | null): boolean {
+  if (o.singlePass || (o.threads ?? defaultThreads()) < 2) return false;
+  if (size < PARALLEL_MIN_BYTES && o.threads === undefined && !process.env.CLARIGUARD_REDACT_THREADS) return false;
+  return format === null || format === 'csv' || o.threads !== undefined || jsonRangesPay();
 }
 
 /**
@@ -391,8 +394,9 @@ export async function redactFile(o: RedactFileOptions): Promise<RedactionReport>
   }
   const onInput = o.onProgress ? (bytes: number) => o.onProgress!((done += bytes), total === null ? null : Math.max(total, done)) : undefined;
   try {
-    if (o.in && o.in !== '-' && !o.singlePass && threads > 1) {
-      const report = await redactFileInRanges(o.in, output, { ...o, policy, size, threads, explicitThreads: o.threads !== undefined, sourceName, tmpDir: o.out && o.out !== '-' ? dirname(o.out) : tmpdir(), onInput });
+    if (o.in && o.in !== '-' && cutIntoRanges(o, size, null)) {
+      // o.threads stays what the caller asked for (undefined: the default), which cutIntoRanges reads.
+      const report = await redactFileInRanges(o.in, output, { ...o, policy, size, threadCount: threads, sourceName, tmpDir: o.out && o.out !== '-' ? dirname(o.out) : tmpdir(), onInput });
       if (report) {
         input.destroy();
         if (writer) {
