@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { ByteOut, MemoryView, viewOf } from './byte-out.js';
 import { FNV_OFFSET, FNV_PRIME, hashBytes, Slot, ValueTable } from './byte-table.js';
-import { addOtherCounts, otherCounts, otherCountsSince } from './count-delta.js';
+import { addOtherCounts, countsSince } from './count-delta.js';
 import { DROP, SAME, type PathNode, type RecordRedactor } from './engine.js';
 import type { Rule } from './policy.js';
 
@@ -403,8 +403,7 @@ export class ByteRewriter extends ByteWalker {
   private decide(b: Buffer, s: number, e: number, node: PathNode, t: ValueTable, slot: number): number {
     const engine = this.engine;
     const st = node.rule !== null ? (node.st ??= engine.stateOf(node.rule)) : null;
-    const before = otherCounts(engine.report);
-    const ruleBefore = st ? st.n : 0;
+    const added = countsSince(engine.report, st);
     // A value with bytes outside ASCII is decoded only once the record is known to be UTF-8.
     if (this.nonAscii && !isUtf8(b.subarray(this.recordStart, e))) return SYNTAX_V;
     const r = engine.rewriteValueText(node, b.toString('utf8', s, e), { line: this.line, offset: this.offset });
@@ -416,17 +415,10 @@ export class ByteRewriter extends ByteWalker {
       this.repS = 0;
       this.repE = this.rep.length;
     }
-    const other = otherCountsSince(engine.report, before);
-    const rd = st ? st.n - ruleBefore : 0;
     // The engine counted this occurrence itself: taken back and counted again through the undo log.
-    if (rd !== 0) {
-      st!.n = ruleBefore;
-      this.count(st!, rd);
-    }
-    if (other !== null) {
-      this.addOther(other, -1);
-      this.other(other);
-    }
+    const { rule: rd, other } = added();
+    if (rd !== 0) this.count(st!, rd);
+    if (other !== null) this.other(other);
     if (slot < 0) return kind;
     t.settle(slot, kind, kind === REPLACED_V ? this.rep : null, this.repE, dependsOnRoster(node.rule) ? engine.roster.version : -1, engine.cacheEpoch, rd, other);
     if (kind === REPLACED_V) {

@@ -32,3 +32,26 @@ export function addOtherCounts(report: RedactionReport, d: Int32Array, sign: num
   report.unknownFields.kept += sign * d[5]!;
   report.unknownFields.dropped += sign * d[6]!;
 }
+
+/** What deciding a value's outcome added to the counts: to the field rule's count, and the other counts. */
+export interface CountsAdded {
+  rule: number;
+  other: Int32Array | null;
+}
+
+/**
+ * Marks the counts before a value's outcome is decided for the first time (`st`: the field rule's count, if
+ * any). The function returned gives what the decision added and takes it back out of the report: a remembered
+ * outcome adds it again for every occurrence, the first one included.
+ */
+export function countsSince(report: RedactionReport, st: { n: number } | null): () => CountsAdded {
+  const before = otherCounts(report);
+  const ruleBefore = st ? st.n : 0;
+  return () => {
+    const other = otherCountsSince(report, before);
+    const rule = st ? st.n - ruleBefore : 0;
+    if (st) st.n = ruleBefore;
+    if (other) addOtherCounts(report, other, -1);
+    return { rule, other };
+  };
+}

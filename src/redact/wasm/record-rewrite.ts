@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { dependsOnRoster, MAX_REMEMBERED } from '../byte-rewriter.js';
-import { addOtherCounts, otherCounts, otherCountsSince } from '../count-delta.js';
+import { addOtherCounts, countsSince, type CountsAdded } from '../count-delta.js';
 import { DROP, SAME, type PathNode, type RecordRedactor, type RuleState } from '../engine.js';
 import type { RecordRun } from '../json-scanner.js';
 import { instantiate, ModuleMemory, type WasmGlobal, type WasmMemory } from './instance.js';
@@ -61,11 +61,9 @@ interface Field {
   st: RuleState | null;
 }
 
-/** What deciding a remembered outcome added to the counts (added again for every hit). */
-interface SlotCounts {
+/** What deciding a remembered outcome added to the counts (added again for every hit), and to which rule. */
+interface SlotCounts extends CountsAdded {
   st: RuleState | null;
-  rule: number;
-  other: Int32Array | null;
 }
 
 export class ModuleRewriter {
@@ -190,14 +188,10 @@ export class ModuleRewriter {
     if (e - s > MAX_REMEMBERED) return false;
     const engine = this.engine;
     const { node, st } = this.fields[f]!;
-    const before = otherCounts(engine.report);
-    const ruleBefore = st ? st.n : 0;
+    const added = countsSince(engine.report, st);
     const r = engine.rewriteValueText(node, b.toString('utf8', s, e), { line, offset });
     if (r === null) return false;
-    const other = otherCountsSince(engine.report, before);
-    const rule = st ? st.n - ruleBefore : 0;
-    if (st) st.n = ruleBefore;
-    if (other) addOtherCounts(engine.report, other, -1);
+    const { rule, other } = added();
     let kind = 0;
     let n = 0;
     if (r === DROP) kind = 2;
